@@ -1,0 +1,168 @@
+package cognito
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// reason is a sentinel error naming why something failed, with a stable snake_case code
+// for logs, metrics and the CLI.
+type reason struct{ code, text string }
+
+func (r *reason) Error() string { return r.text }
+
+// Code returns the reason's stable snake_case code, such as "expired".
+func (r *reason) Code() string { return r.code }
+
+func newReason(code, text string) error { return &reason{code: code, text: text} }
+
+// Reasons a token is refused by [JWTAuthorizer.Verify]. Every [*AuthorizationError]
+// matches exactly one of them with [errors.Is]; [ReasonCode] gives its code.
+var (
+	ErrMalformedToken      = newReason("malformed_token", "token is malformed")
+	ErrTokenTooLarge       = newReason("token_too_large", "token is too large")
+	ErrAlgorithmNotAllowed = newReason("algorithm_not_allowed", "token algorithm is not allowed")
+	ErrMissingKeyID        = newReason("missing_key_id", "token header has no key ID")
+	ErrUnsupportedHeader   = newReason("unsupported_header", "token header has an unsupported critical parameter")
+	ErrUnknownKey          = newReason("unknown_key", "token key ID is not in the user pool's JWKS")
+	ErrInvalidSignature    = newReason("invalid_signature", "token signature is invalid")
+	ErrInvalidIssuer       = newReason("invalid_issuer", "token issuer is not the user pool")
+	ErrInvalidTokenUse     = newReason("invalid_token_use", "token_use is not the one required")
+	ErrInvalidClient       = newReason("invalid_client", "token was issued to a client that is not allowed")
+	ErrTokenExpired        = newReason("expired", "token is expired")
+	ErrTokenNotYetValid    = newReason("not_yet_valid", "token is not valid yet")
+	ErrIssuedInFuture      = newReason("issued_in_future", "token is issued in the future")
+	ErrMissingClaim        = newReason("missing_claim", "token lacks a required claim")
+	ErrInsufficientScope   = newReason("insufficient_scope", "token lacks a required scope")
+	ErrNotInGroup          = newReason("not_in_group", "token user is not in a required group")
+	ErrJWKSUnavailable     = newReason("jwks_unavailable", "user pool keys are unavailable")
+)
+
+// Reasons a token request fails in a [ClientCredentialsAuthenticator]. Every
+// [*AuthenticationError] matches one of them with [errors.Is].
+var (
+	// ErrTokenRequestRejected: the token endpoint refused the request with an OAuth error
+	// (4xx); retrying will not help.
+	ErrTokenRequestRejected = newReason("token_request_rejected", "token request was rejected")
+	// ErrTokenEndpointUnavailable: network errors, 429 or 5xx outlasted the retries or the
+	// caller's context.
+	ErrTokenEndpointUnavailable = newReason("token_endpoint_unavailable", "token endpoint is unavailable")
+	// ErrInvalidTokenResponse: the endpoint answered 200 with something that is not a
+	// usable token (not JSON, no access_token, not Bearer, no lifetime, too large).
+	ErrInvalidTokenResponse = newReason("invalid_token_response", "token endpoint answered with an unusable token")
+)
+
+// ErrInvalidConfig is matched by every error a constructor or a FromEnv function returns
+// for a bad configuration.
+var ErrInvalidConfig = newReason("invalid_config", "invalid configuration")
+
+// ReasonCode returns the snake_case code of the reason err carries ("expired",
+// "invalid_client", ...), or "" if it carries none.
+func ReasonCode(err error) string {
+	var r *reason
+	if errors.As(err, &r) {
+		return r.code
+	}
+	return ""
+}
+
+// AuthenticationError reports a failed token request. It never holds the client secret,
+// the token or the HTTP response.
+type AuthenticationError struct {
+	// Reason is ErrTokenRequestRejected, ErrTokenEndpointUnavailable or
+	// ErrInvalidTokenResponse.
+	Reason error
+	// Code is the OAuth error code the endpoint answered, such as "invalid_client";
+	// empty when it gave none.
+	Code string
+	// Description is the endpoint's error_description, if any.
+	Description string
+	// StatusCode is the HTTP status of the last answer; 0 when none was received.
+	StatusCode int
+	// Attempts is how many requests were made.
+	Attempts int
+	// Err is the underlying cause, if any (a network error, a JSON error).
+	Err error
+}
+
+func (e *AuthenticationError) Error() string {
+	var b strings.Builder
+	b.WriteString("cognito: ")
+	b.WriteString(errText(e.Reason, "token request failed"))
+	if e.Code != "" {
+		b.WriteString(": ")
+		b.WriteString(strconv.Quote(e.Code))
+	}
+	if e.Description != "" {
+		b.WriteString(" (")
+		b.WriteString(strconv.Quote(e.Description))
+		b.WriteString(")")
+	}
+	if e.StatusCode != 0 {
+		fmt.Fprintf(&b, ", HTTP %d", e.StatusCode)
+	}
+	if e.Attempts > 1 {
+		fmt.Fprintf(&b, " after %d attempts", e.Attempts)
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the reason and the cause, for errors.Is and errors.As.
+func (e *AuthenticationError) Unwrap() []error { return nonNil(e.Reason, e.Err) }
+
+// AuthorizationError reports a token that [JWTAuthorizer.Verify] refused. It never holds
+// the token or claim values.
+type AuthorizationError struct {
+	// Reason is one of the Err sentinels above, such as ErrTokenExpired.
+	Reason error
+	// Detail says more about the refusal (which claim, which scopes were required), in
+	// words safe to log.
+	Detail string
+	// Err is the underlying cause, if any.
+	Err error
+}
+
+func (e *AuthorizationError) Error() string {
+	s := "cognito: " + errText(e.Reason, "token refused")
+	if e.Detail != "" {
+		s += ": " + e.Detail
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the reason and the cause, for errors.Is and errors.As.
+func (e *AuthorizationError) Unwrap() []error { return nonNil(e.Reason, e.Err) }
+
+// Code returns the snake_case code of the reason, such as "expired".
+func (e *AuthorizationError) Code() string { return ReasonCode(e.Reason) }
+
+// configError is a constructor's refusal of its configuration.
+func configError(format string, args ...any) error {
+	return fmt.Errorf("cognito: %w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+}
+
+func errText(err error, fallback string) string {
+	if err == nil {
+		return fallback
+	}
+	return err.Error()
+}
+
+func nonNil(errs ...error) []error {
+	out := errs[:0]
+	for _, err := range errs {
+		if err != nil {
+			out = append(out, err)
+		}
+	}
+	return out
+}

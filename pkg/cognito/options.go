@@ -1,0 +1,228 @@
+package cognito
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Defaults of the tuning options.
+const (
+	// DefaultHTTPTimeout bounds every request this package makes when the caller's context
+	// has no earlier deadline and no HTTP client is given.
+	DefaultHTTPTimeout = 10 * time.Second
+
+	// DefaultExpiryMargin: a cached token counts as expired this long before its exp,
+	// and never later than halfway through its lifetime.
+	DefaultExpiryMargin = 60 * time.Second
+	// DefaultRefreshAhead is the fraction of a token's lifetime, before the expiry
+	// margin, in which a call returns the cached token and starts a background refresh.
+	DefaultRefreshAhead = 0.25
+
+	// DefaultJWKSRefresh is how often the JWKS is refreshed in the background.
+	DefaultJWKSRefresh = 15 * time.Minute
+	// DefaultUnknownKeyCooldown is how long after an unknown-kid refetch further unknown
+	// kids fail fast without a fetch.
+	DefaultUnknownKeyCooldown = 10 * time.Second
+	// DefaultVerifiedCacheSize is how many verified tokens are remembered.
+	DefaultVerifiedCacheSize = 10_000
+	// DefaultMaxTokenSize is the largest token Verify decodes.
+	DefaultMaxTokenSize = 16 << 10
+	// DefaultLeeway is the clock skew allowed on exp, nbf and iat.
+	DefaultLeeway = 60 * time.Second
+)
+
+// Option tunes a [ClientCredentialsAuthenticator] or a [JWTAuthorizer]. Each option's
+// documentation says which it concerns; the other ignores it.
+type Option func(*options)
+
+// RetryPolicy says how failed token requests (network errors, 429, 5xx) are retried:
+// exponential backoff from BaseDelay, capped at MaxDelay, with full jitter; a Retry-After
+// answer is honoured. No retry outlives the caller's context.
+type RetryPolicy struct {
+	// MaxAttempts counts the first request; 1 disables retries. Zero means 3.
+	MaxAttempts int
+	// BaseDelay is the backoff before the second attempt. Zero means 100ms.
+	BaseDelay time.Duration
+	// MaxDelay caps any single wait, Retry-After included. Zero means 2s.
+	MaxDelay time.Duration
+}
+
+type options struct {
+	httpClient *http.Client
+	clock      func() time.Time
+	logger     *slog.Logger
+
+	// ClientCredentialsAuthenticator
+	expiryMargin time.Duration
+	refreshAhead float64
+	retry        RetryPolicy
+	store        TokenStore
+
+	// JWTAuthorizer
+	endpoint           string
+	staticJWKS         []byte
+	hasStaticJWKS      bool
+	jwksRefresh        time.Duration
+	unknownKeyCooldown time.Duration
+	verifiedCacheSize  int
+	maxTokenSize       int
+}
+
+func newOptions(opts []Option) options {
+	o := options{
+		clock:              time.Now,
+		logger:             slog.New(slog.DiscardHandler),
+		expiryMargin:       DefaultExpiryMargin,
+		refreshAhead:       DefaultRefreshAhead,
+		jwksRefresh:        DefaultJWKSRefresh,
+		unknownKeyCooldown: DefaultUnknownKeyCooldown,
+		verifiedCacheSize:  DefaultVerifiedCacheSize,
+		maxTokenSize:       DefaultMaxTokenSize,
+	}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	if o.httpClient == nil {
+		o.httpClient = &http.Client{Timeout: DefaultHTTPTimeout}
+	}
+	o.retry = o.retry.withDefaults()
+	return o
+}
+
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = 3
+	}
+	if p.BaseDelay <= 0 {
+		p.BaseDelay = 100 * time.Millisecond
+	}
+	if p.MaxDelay <= 0 {
+		p.MaxDelay = 2 * time.Second
+	}
+	return p
+}
+
+// WithHTTPClient sets the HTTP client for token and JWKS requests. Nil means a client
+// with a [DefaultHTTPTimeout] timeout. Responses are size-limited whatever the client.
+// Both constructors.
+func WithHTTPClient(c *http.Client) Option {
+	return func(o *options) { o.httpClient = c }
+}
+
+// WithClock sets the source of the current time, for tests. Nil means time.Now.
+// Both constructors.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) {
+		if now != nil {
+			o.clock = now
+		}
+	}
+}
+
+// WithLogger sets where warnings (failed refreshes, JWKS errors) are logged. Nothing
+// logged contains a secret, a token or a claim value. Nil means no logging.
+// Both constructors.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) {
+		if l != nil {
+			o.logger = l
+		}
+	}
+}
+
+// WithExpiryMargin sets how long before its expiry a cached token stops being served
+// (default [DefaultExpiryMargin]); it is never more than half the token's lifetime.
+// ClientCredentialsAuthenticator.
+func WithExpiryMargin(d time.Duration) Option {
+	return func(o *options) {
+		if d >= 0 {
+			o.expiryMargin = d
+		}
+	}
+}
+
+// WithRefreshAhead sets the fraction (0 to 1) of a token's lifetime, before the expiry
+// margin, in which a call gets the cached token and starts one background refresh
+// (default [DefaultRefreshAhead]). Zero disables refresh ahead.
+// ClientCredentialsAuthenticator.
+func WithRefreshAhead(fraction float64) Option {
+	return func(o *options) {
+		if fraction >= 0 && fraction < 1 {
+			o.refreshAhead = fraction
+		}
+	}
+}
+
+// WithRetry sets how failed token requests are retried; zero fields take their defaults.
+// ClientCredentialsAuthenticator.
+func WithRetry(p RetryPolicy) Option {
+	return func(o *options) { o.retry = p }
+}
+
+// WithTokenStore sets where tokens are cached, such as a store shared by a fleet. Nil
+// means the process's in-memory cache. ClientCredentialsAuthenticator.
+func WithTokenStore(s TokenStore) Option {
+	return func(o *options) { o.store = s }
+}
+
+// WithEndpoint points the authorizer at a Cognito-compatible server other than AWS's
+// (cognitokit local, LocalStack): the issuer becomes "<baseURL>/<user pool ID>" and the
+// JWKS "<issuer>/.well-known/jwks.json". The pool ID is then not checked against the
+// Region. JWTAuthorizer.
+func WithEndpoint(baseURL string) Option {
+	return func(o *options) { o.endpoint = baseURL }
+}
+
+// WithJWKS gives the authorizer a fixed key set (the JSON of a JWKS) instead of fetching
+// it: no network, for offline use and tests. JWTAuthorizer.
+func WithJWKS(jwksJSON []byte) Option {
+	return func(o *options) {
+		o.staticJWKS = append([]byte(nil), jwksJSON...)
+		o.hasStaticJWKS = true
+	}
+}
+
+// WithJWKSRefresh sets how often the JWKS is refreshed in the background (default
+// [DefaultJWKSRefresh]). JWTAuthorizer.
+func WithJWKSRefresh(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.jwksRefresh = d
+		}
+	}
+}
+
+// WithUnknownKeyCooldown sets how long, after a token with an unknown kid caused a JWKS
+// refetch, further unknown kids are refused without fetching (default
+// [DefaultUnknownKeyCooldown]). JWTAuthorizer.
+func WithUnknownKeyCooldown(d time.Duration) Option {
+	return func(o *options) {
+		if d >= 0 {
+			o.unknownKeyCooldown = d
+		}
+	}
+}
+
+// WithVerifiedCacheSize sets how many verified tokens are remembered so that a token seen
+// again skips the signature check (default [DefaultVerifiedCacheSize]); exp and nbf are
+// still checked on every call. Zero disables the cache. JWTAuthorizer.
+func WithVerifiedCacheSize(n int) Option {
+	return func(o *options) {
+		if n >= 0 {
+			o.verifiedCacheSize = n
+		}
+	}
+}
+
+// WithMaxTokenSize sets the largest token, in bytes, Verify decodes (default
+// [DefaultMaxTokenSize]). JWTAuthorizer.
+func WithMaxTokenSize(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.maxTokenSize = n
+		}
+	}
+}
