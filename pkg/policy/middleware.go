@@ -1,0 +1,182 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/cognitokit/cognitokit/pkg/cognito"
+)
+
+// Verifier verifies a bearer token; *cognito.JWTAuthorizer is one. The middleware treats
+// errors matching cognito.ErrJWKSUnavailable as the service's fault (503), and every other
+// error as a bad token (401).
+type Verifier interface {
+	Verify(ctx context.Context, token string) (*cognito.Claims, error)
+}
+
+// MiddlewareOption tunes Middleware.
+type MiddlewareOption func(*middlewareConfig)
+
+type middlewareConfig struct {
+	realm  string
+	write  ErrorWriter
+	logger *slog.Logger
+}
+
+// WithRealm sets the realm of WWW-Authenticate challenges. The default is "api".
+func WithRealm(realm string) MiddlewareOption {
+	return func(c *middlewareConfig) { c.realm = realm }
+}
+
+// WithErrorWriter replaces the answer written for denied requests (default WriteProblem).
+func WithErrorWriter(w ErrorWriter) MiddlewareOption {
+	return func(c *middlewareConfig) {
+		if w != nil {
+			c.write = w
+		}
+	}
+}
+
+// WithLogger logs each denial at debug level: route, code and status, never the token or
+// claim values. Nil means no logging.
+func WithLogger(l *slog.Logger) MiddlewareOption {
+	return func(c *middlewareConfig) {
+		if l != nil {
+			c.logger = l
+		}
+	}
+}
+
+// Middleware enforces p on every request: public routes pass without a token; otherwise
+// the bearer token is verified with v, p decides, and allowed requests reach next with
+// the claims in their context (ClaimsFromContext).
+func Middleware(p *Policy, v Verifier, opts ...MiddlewareOption) func(http.Handler) http.Handler {
+	return middleware(func() *Policy { return p }, v, opts)
+}
+
+func middleware(current func() *Policy, v Verifier, opts []MiddlewareOption) func(http.Handler) http.Handler {
+	cfg := middlewareConfig{realm: "api", write: WriteProblem, logger: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p := current()
+			rt := p.match(r)
+			if rt != nil && rt.public {
+				next.ServeHTTP(w, r)
+				return
+			}
+			if rt == nil && p.def == "deny" {
+				cfg.deny(w, r, Denial{Status: http.StatusForbidden, Code: string(ReasonNoRoute), Detail: "no route matches the request"})
+				return
+			}
+			route := ""
+			if rt != nil {
+				route = rt.pattern
+			}
+			token, err := bearerToken(r)
+			if err != nil {
+				cfg.deny(w, r, Denial{Status: http.StatusUnauthorized, Code: string(ReasonAuthenticationRequired),
+					Detail: err.Error(), Route: route, Challenge: challenge(cfg.realm)})
+				return
+			}
+			claims, err := v.Verify(r.Context(), token)
+			if err != nil {
+				if errors.Is(err, cognito.ErrJWKSUnavailable) {
+					cfg.deny(w, r, Denial{Status: http.StatusServiceUnavailable, Code: "keys_unavailable",
+						Detail: "the token cannot be verified right now", Route: route})
+					return
+				}
+				reason := cognito.ReasonCode(err)
+				if reason == "" {
+					reason = "invalid_token"
+				}
+				cfg.deny(w, r, Denial{Status: http.StatusUnauthorized, Code: "invalid_token", TokenReason: reason,
+					Detail: "the token is not valid: " + reason, Route: route,
+					Challenge: challenge(cfg.realm, "error", "invalid_token", "error_description", reason)})
+				return
+			}
+			d := p.decide(r, rt, claims)
+			if !d.Allow {
+				den := Denial{Status: d.Status, Code: string(d.Reason), Detail: d.Detail, Route: d.Route, Scopes: d.Scopes}
+				switch {
+				case d.Reason == ReasonInsufficientScope:
+					den.Challenge = challenge(cfg.realm, "error", "insufficient_scope", "scope", strings.Join(d.Scopes, " "))
+				case d.Status == http.StatusUnauthorized:
+					den.Challenge = challenge(cfg.realm)
+				}
+				cfg.deny(w, r, den)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, claims)))
+		})
+	}
+}
+
+func (c *middlewareConfig) deny(w http.ResponseWriter, r *http.Request, d Denial) {
+	c.logger.LogAttrs(r.Context(), slog.LevelDebug, "policy: request denied",
+		slog.String("method", r.Method), slog.String("route", d.Route),
+		slog.Int("status", d.Status), slog.String("code", d.Code), slog.String("token_reason", d.TokenReason))
+	c.write(w, r, d)
+}
+
+var (
+	errNoAuthorization = errors.New("a bearer token is required")
+	errNotBearer       = errors.New("the Authorization header is not a bearer token")
+	errMalformedBearer = errors.New(`the Authorization header must be "Bearer <token>"`)
+)
+
+// bearerToken extracts the token of "Authorization: Bearer <token>" (RFC 6750 §2.1): the
+// scheme in any case, one space, a token of b64token characters, nothing else.
+func bearerToken(r *http.Request) (string, error) {
+	values := r.Header.Values("Authorization")
+	switch len(values) {
+	case 0:
+		return "", errNoAuthorization
+	case 1:
+	default:
+		return "", errMalformedBearer
+	}
+	scheme, token, found := strings.Cut(values[0], " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		if values[0] == "" {
+			return "", errNoAuthorization
+		}
+		return "", errNotBearer
+	}
+	if !found || !isB64Token(token) {
+		return "", errMalformedBearer
+	}
+	return token, nil
+}
+
+// isB64Token reports whether s is 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func isB64Token(s string) bool {
+	if s == "" {
+		return false
+	}
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' {
+			continue
+		}
+		break
+	}
+	if i == 0 {
+		return false
+	}
+	for ; i < len(s); i++ {
+		if s[i] != '=' {
+			return false
+		}
+	}
+	return true
+}

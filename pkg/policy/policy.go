@@ -1,0 +1,343 @@
+package policy
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/cognitokit/cognitokit/pkg/cognito"
+)
+
+// maxPolicyFile caps the size of a policy file Load reads.
+const maxPolicyFile = 8 << 20
+
+// Policy is a compiled route policy. It is immutable and safe for concurrent use.
+type Policy struct {
+	name     string
+	mux      *http.ServeMux
+	byRoute  map[string]*route
+	routes   []*route // in file order, imported routes first
+	def      string   // "deny" or "authenticated"
+	tokenUse string
+	imports  []string // files the policy was built from besides its own (OpenAPI)
+}
+
+// route is one compiled entry of the file.
+type route struct {
+	pattern   string
+	source    string // "routes.yaml:12" or "api.yaml GET /orders (listOrders)"
+	public    bool
+	clients   []string
+	tokenUse  string
+	scopesAny []string
+	scopesAll []string
+	groupsAny []string
+	groupsAll []string
+	conds     []condition
+	hasParam  bool // a condition needs the request path
+}
+
+// Reason says why a Decision went the way it did; its values are stable codes for logs and
+// problem bodies.
+type Reason string
+
+// The reasons of a Decision.
+const (
+	ReasonPublic                 Reason = "public"                  // public route: no token needed
+	ReasonAllowed                Reason = "allowed"                 // every requirement held
+	ReasonAuthenticationRequired Reason = "authentication_required" // a token is needed and there is none
+	ReasonNoRoute                Reason = "no_route"                // no route matched and the default is deny
+	ReasonInvalidTokenUse        Reason = "invalid_token_use"       // access token where an ID token is needed, or the reverse
+	ReasonInvalidClient          Reason = "invalid_client"          // the token's client is not in the route's clients
+	ReasonInsufficientScope      Reason = "insufficient_scope"      // the token lacks the route's scopes
+	ReasonNotInGroup             Reason = "not_in_group"            // the user is not in the route's groups
+	ReasonClaimMismatch          Reason = "claim_mismatch"          // a claim condition failed
+)
+
+// Decision is what the policy says about one request.
+type Decision struct {
+	// Route is the matched route pattern; empty when no route matched.
+	Route string
+	// Allow reports whether the request may proceed.
+	Allow bool
+	// Status is the HTTP status the middleware answers: 200 when allowed, else 401 or 403.
+	Status int
+	// Reason is the stable code of the outcome.
+	Reason Reason
+	// Detail explains a denial in words safe to log: requirement names, never claim values.
+	Detail string
+	// Scopes are the scopes the route needs, when Reason is ReasonInsufficientScope.
+	Scopes []string
+}
+
+// Load reads and compiles the policy file at path. An OpenAPI document it imports is
+// resolved relative to the file's directory.
+func Load(path string) (*Policy, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxPolicyFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("policy: read %s: %w", path, err)
+	}
+	if len(data) > maxPolicyFile {
+		return nil, fmt.Errorf("policy: %s is larger than %d bytes", path, maxPolicyFile)
+	}
+	return Parse(data, path)
+}
+
+// Parse compiles a policy document. name appears in error positions ("name:line:col")
+// and locates an imported OpenAPI document, which is resolved relative to name's
+// directory. Every problem found is reported in one *LoadError.
+func Parse(data []byte, name string) (*Policy, error) {
+	spec, errs := decodeFile(data, name)
+	if len(errs) > 0 {
+		return nil, &LoadError{Errs: errs}
+	}
+	d := &decoder{file: name}
+	routes := spec.routes
+	var imports []string
+	if spec.openapi != nil {
+		file := spec.openapi.file
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(filepath.Dir(name), file)
+		}
+		imports = append(imports, file)
+		imported, err := importOpenAPI(file, spec.openapi.scheme)
+		if err != nil {
+			d.errorf(spec.openapi.node, "%v", err)
+			return nil, &LoadError{Errs: d.errs}
+		}
+		// Routes written in the file override imported ones with the same pattern.
+		written := map[string]bool{}
+		for _, r := range routes {
+			written[r.pattern] = true
+		}
+		var merged []routeSpec
+		for _, r := range imported {
+			if !written[r.pattern] {
+				merged = append(merged, r)
+			}
+		}
+		routes = append(merged, routes...)
+	}
+	p := &Policy{
+		name:     name,
+		mux:      http.NewServeMux(),
+		byRoute:  make(map[string]*route, len(routes)),
+		def:      spec.def,
+		tokenUse: spec.tokenUse,
+		imports:  imports,
+	}
+	var registered []routeSpec
+	for _, rs := range routes {
+		r, ok := d.compileRoute(rs, spec.tokenUse)
+		if !ok {
+			continue
+		}
+		if err := register(p.mux, rs.pattern, routeHandler{r}); err != nil {
+			d.patternError(rs, err, registered)
+			continue
+		}
+		registered = append(registered, rs)
+		p.byRoute[rs.pattern] = r
+		p.routes = append(p.routes, r)
+	}
+	if len(d.errs) > 0 {
+		return nil, &LoadError{Errs: d.errs}
+	}
+	return p, nil
+}
+
+// patternError reports an invalid pattern, or a conflict naming both routes.
+func (d *decoder) patternError(rs routeSpec, err error, registered []routeSpec) {
+	for _, other := range registered {
+		if conflicts(other.pattern, rs.pattern) {
+			d.errorfAt(rs, "route %q conflicts with route %q (%s): both match some requests and neither is more specific",
+				rs.pattern, other.pattern, d.where(other))
+			return
+		}
+	}
+	d.errorfAt(rs, "invalid route pattern %q: %s", rs.pattern, invalidPatternReason(err))
+}
+
+func (d *decoder) where(rs routeSpec) string {
+	if rs.node != nil {
+		return fmt.Sprintf("line %d", rs.node.Line)
+	}
+	return "imported from " + rs.imported
+}
+
+func (d *decoder) errorfAt(rs routeSpec, format string, args ...any) {
+	if rs.node != nil {
+		d.errorf(rs.node, format, args...)
+		return
+	}
+	d.errs = append(d.errs, &Error{File: d.file, Line: 1, Column: 1,
+		Msg: fmt.Sprintf(format, args...) + " (imported from " + rs.imported + ")"})
+}
+
+func (d *decoder) compileRoute(rs routeSpec, fileTokenUse string) (*route, bool) {
+	r := &route{pattern: rs.pattern, public: rs.public, clients: rs.clients, tokenUse: rs.tokenUse}
+	if rs.node != nil {
+		r.source = fmt.Sprintf("%s:%d", d.file, rs.node.Line)
+	} else {
+		r.source = rs.imported
+	}
+	if r.tokenUse == "" {
+		r.tokenUse = fileTokenUse
+	}
+	if rs.scopes != nil {
+		r.scopesAny, r.scopesAll = rs.scopes.any, rs.scopes.all
+	}
+	if rs.groups != nil {
+		r.groupsAny, r.groupsAll = rs.groups.any, rs.groups.all
+	}
+	wildcards := patternWildcards(rs.pattern)
+	ok := true
+	for _, cs := range rs.claims {
+		for _, op := range cs.ops {
+			c, good := d.compileCondition(cs.name, op, wildcards)
+			ok = ok && good
+			r.conds = append(r.conds, c)
+			r.hasParam = r.hasParam || c.op == "equals_param"
+		}
+	}
+	return r, ok
+}
+
+// Name returns the name the policy was parsed with (its file path for Load).
+func (p *Policy) Name() string { return p.name }
+
+// Routes returns the route patterns, imported routes first, then in file order.
+func (p *Policy) Routes() []string {
+	out := make([]string, len(p.routes))
+	for i, r := range p.routes {
+		out[i] = r.pattern
+	}
+	return out
+}
+
+// match finds the route the ServeMux routes r to. A request the ServeMux would redirect
+// (unclean path, missing trailing slash) gets the route of the redirect's target.
+func (p *Policy) match(r *http.Request) *route {
+	h, pattern := p.mux.Handler(r)
+	if rh, ok := h.(routeHandler); ok {
+		return rh.r
+	}
+	if pattern != "" {
+		return p.byRoute[pattern]
+	}
+	return nil
+}
+
+// IsPublic reports whether the request's route is public, so that no token is looked at.
+func (p *Policy) IsPublic(r *http.Request) bool {
+	rt := p.match(r)
+	return rt != nil && rt.public
+}
+
+// Decide says whether a request with the given verified claims (nil when the request
+// carries no token) may proceed, and why.
+func (p *Policy) Decide(r *http.Request, c *cognito.Claims) Decision {
+	return p.decide(r, p.match(r), c)
+}
+
+func (p *Policy) decide(r *http.Request, rt *route, c *cognito.Claims) Decision {
+	if rt == nil {
+		if p.def == "deny" {
+			return Decision{Status: http.StatusForbidden, Reason: ReasonNoRoute, Detail: "no route matches the request"}
+		}
+		if c == nil {
+			return Decision{Status: http.StatusUnauthorized, Reason: ReasonAuthenticationRequired, Detail: "a bearer token is required"}
+		}
+		if !tokenUseOK(p.tokenUse, c) {
+			return Decision{Status: http.StatusForbidden, Reason: ReasonInvalidTokenUse,
+				Detail: "the default requires token_use " + p.tokenUse}
+		}
+		return Decision{Allow: true, Status: http.StatusOK, Reason: ReasonAllowed}
+	}
+	d := Decision{Route: rt.pattern, Status: http.StatusForbidden}
+	switch {
+	case rt.public:
+		d.Allow, d.Status, d.Reason = true, http.StatusOK, ReasonPublic
+	case c == nil:
+		d.Status, d.Reason, d.Detail = http.StatusUnauthorized, ReasonAuthenticationRequired, "a bearer token is required"
+	case !tokenUseOK(rt.tokenUse, c):
+		d.Reason, d.Detail = ReasonInvalidTokenUse, "the route requires token_use "+rt.tokenUse
+	case len(rt.clients) > 0 && !slices.Contains(rt.clients, c.ClientID):
+		d.Reason, d.Detail = ReasonInvalidClient, "the token's client is not allowed on this route"
+	case !scopesOK(rt, c):
+		d.Reason, d.Scopes = ReasonInsufficientScope, neededScopes(rt, c)
+		d.Detail = "the route requires scope " + describeSet(rt.scopesAny, rt.scopesAll)
+	case !groupsOK(rt, c):
+		d.Reason, d.Detail = ReasonNotInGroup, "the route requires group "+describeSet(rt.groupsAny, rt.groupsAll)
+	default:
+		path := ""
+		if rt.hasParam {
+			path = cleanPath(r.URL.EscapedPath())
+		}
+		for i := range rt.conds {
+			if !rt.conds[i].holds(c, path) {
+				d.Reason, d.Detail = ReasonClaimMismatch, rt.conds[i].describe()
+				return d
+			}
+		}
+		d.Allow, d.Status, d.Reason = true, http.StatusOK, ReasonAllowed
+	}
+	return d
+}
+
+func tokenUseOK(want string, c *cognito.Claims) bool {
+	return want == "any" || want == c.TokenUse
+}
+
+func scopesOK(rt *route, c *cognito.Claims) bool {
+	for _, s := range rt.scopesAll {
+		if !c.HasScope(s) {
+			return false
+		}
+	}
+	return len(rt.scopesAny) == 0 || slices.ContainsFunc(rt.scopesAny, c.HasScope)
+}
+
+func groupsOK(rt *route, c *cognito.Claims) bool {
+	for _, g := range rt.groupsAll {
+		if !c.InGroup(g) {
+			return false
+		}
+	}
+	return len(rt.groupsAny) == 0 || slices.ContainsFunc(rt.groupsAny, c.InGroup)
+}
+
+// neededScopes are the scopes to name in the insufficient_scope challenge: the missing
+// "all" scopes, or the "any" alternatives when none of them is held.
+func neededScopes(rt *route, c *cognito.Claims) []string {
+	var out []string
+	for _, s := range rt.scopesAll {
+		if !c.HasScope(s) {
+			out = append(out, s)
+		}
+	}
+	if len(rt.scopesAny) > 0 && !slices.ContainsFunc(rt.scopesAny, c.HasScope) {
+		out = append(out, rt.scopesAny...)
+	}
+	return out
+}
+
+func describeSet(anyOf, allOf []string) string {
+	var parts []string
+	if len(allOf) > 0 {
+		parts = append(parts, "all of ["+strings.Join(allOf, " ")+"]")
+	}
+	if len(anyOf) > 0 {
+		parts = append(parts, "any of ["+strings.Join(anyOf, " ")+"]")
+	}
+	return strings.Join(parts, " and ")
+}
