@@ -25,6 +25,11 @@ const (
 	// 401 (see Transport), so that a service that rejects every token cannot turn each of
 	// its calls into a billed token request.
 	rejectCooldown = 5 * time.Second
+	// After a failed refresh, while the cached token has not expired, the next refresh
+	// is tried this long later, doubling with each failure up to refreshBackoffMax: a
+	// throttled or failing endpoint is not hammered by every instance of a service.
+	refreshBackoffMin = 5 * time.Second
+	refreshBackoffMax = time.Minute
 )
 
 // ClientCredentialsAuthenticator obtains access tokens from a Cognito token endpoint with
@@ -36,7 +41,9 @@ const (
 // own context. In the last part of a token's life (default: the last 25% before the
 // margin) the cached token is still served and one background refresh runs. Network
 // errors, 429 and 5xx answers are retried with backoff; if the refresh of a token that
-// has not expired yet fails, that token keeps being served and the failure is logged.
+// has not expired yet fails, that token keeps being served, the failure is logged, and
+// the refresh is tried again 5s later, then after twice as long each time, up to a
+// minute.
 //
 // It is safe for concurrent use. Its String, GoString, Format and LogValue never show the
 // client secret or a token.
@@ -60,10 +67,10 @@ type ClientCredentialsAuthenticator struct {
 
 	attemptTimeout time.Duration // one token request
 	flightTimeout  time.Duration // one fetch, retries included
-	failureBackoff time.Duration // after a failed refresh, wait this long before the next
 
 	mu       sync.Mutex
 	inflight *flight
+	failures int // consecutive failed fetches; written by the fetch goroutine only
 
 	rejected   atomic.Pointer[Token] // the last token Invalidate dropped; never taken back from the store
 	lastReject atomic.Int64          // a.now() in Unix nanoseconds of the last 401-driven invalidation
@@ -125,7 +132,6 @@ func NewClientCredentialsAuthenticator(cfg ClientCredentialsConfig, opts ...Opti
 	}
 	p := a.retry.policy
 	a.flightTimeout = time.Duration(p.MaxAttempts)*a.attemptTimeout + time.Duration(p.MaxAttempts-1)*p.MaxDelay
-	a.failureBackoff = p.MaxDelay
 
 	server, exact := tokenServer(tokenURL)
 	if !exact {
@@ -332,15 +338,17 @@ func (a *ClientCredentialsAuthenticator) run(ctx context.Context, f *flight, old
 	tok, err := a.obtain(ctx, old)
 	now := a.now()
 	if err == nil {
+		a.failures = 0
 		e := &cacheEntry{tok: tok, schedule: scheduleFor(tok, now, a.margin, a.refreshAhead)}
 		a.cur.Store(e)
 		f.e = e
 		return
 	}
+	a.failures++
 	if old != nil && now.Before(old.tok.ExpiresAt) {
-		// Keep serving a token that still works rather than fail callers; try again
-		// after failureBackoff, not on every call, so that an outage is not hammered.
-		until := now.Add(a.failureBackoff)
+		// Keep serving a token that still works rather than fail callers, and try again
+		// after a backoff rather than on the next call.
+		until := now.Add(refreshBackoff(a.failures))
 		if until.After(old.tok.ExpiresAt) {
 			until = old.tok.ExpiresAt
 		}
@@ -358,6 +366,16 @@ func (a *ClientCredentialsAuthenticator) run(ctx context.Context, f *flight, old
 	}
 	f.err = err
 	a.warn(ctx, "cognito: token request failed", err)
+}
+
+// refreshBackoff is the wait after the given number of consecutive failed fetches
+// before a cached token is refreshed again.
+func refreshBackoff(failures int) time.Duration {
+	d := refreshBackoffMin
+	for i := 1; i < failures && d < refreshBackoffMax; i++ {
+		d *= 2
+	}
+	return min(d, refreshBackoffMax)
 }
 
 func (a *ClientCredentialsAuthenticator) warn(ctx context.Context, msg string, err error) {

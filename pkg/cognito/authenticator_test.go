@@ -382,9 +382,6 @@ func TestTokenLifetimes(t *testing.T) {
 					t.Errorf("refreshAt = %v; want start+%v", e.refreshAt.Sub(start), tt.refreshAt)
 				}
 				clock.Set(start.Add(tt.freshUntil))
-				if f := currentFlight(a); f != nil {
-					<-f.done // a refresh ahead started at refreshAt
-				}
 				second := mustToken(t, a)
 				if second == first || second.Token == first.Token {
 					t.Fatalf("refresh ahead %v: the token was not replaced at the end of its fresh window", ahead)
@@ -462,7 +459,7 @@ func TestRefreshAheadFailureKeepsServingAndLogs(t *testing.T) {
 	old := mustToken(t, a)
 	clock.Advance(3000 * time.Second)
 	mustToken(t, a)
-	<-currentFlight(a).done
+	waitFlight(a)
 	if tok := mustToken(t, a); tok != old {
 		t.Fatalf("got %v after a failed refresh; want the cached token", tok)
 	}
@@ -472,12 +469,37 @@ func TestRefreshAheadFailureKeepsServingAndLogs(t *testing.T) {
 	if !strings.Contains(logs.String(), "token refresh failed") || !strings.Contains(logs.String(), `"level":"WARN"`) {
 		t.Errorf("no warning logged: %s", logs)
 	}
-	// The next try comes after the backoff, not on every call.
-	for range 100 {
+	// The next tries come after a backoff of 5s, then 10s, not on every call.
+	wantRequests := int64(4)
+	for _, backoff := range []time.Duration{5 * time.Second, 10 * time.Second} {
+		clock.Advance(backoff - time.Millisecond)
+		for range 100 {
+			if tok := mustToken(t, a); tok != old {
+				t.Fatalf("got %v; want the cached token", tok)
+			}
+		}
+		if n := te.requests.Load(); n != wantRequests {
+			t.Fatalf("token requests = %d before the backoff of %v ended; want %d", n, backoff, wantRequests)
+		}
+		clock.Advance(time.Millisecond)
 		mustToken(t, a)
+		waitFlight(a)
+		wantRequests += 3
+		if n := te.requests.Load(); n != wantRequests {
+			t.Fatalf("token requests = %d after the backoff of %v; want %d", n, backoff, wantRequests)
+		}
 	}
-	if n := te.requests.Load(); n != 4 {
-		t.Errorf("token requests = %d after more calls; want still 4", n)
+}
+
+func TestRefreshBackoff(t *testing.T) {
+	want := []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second, 40 * time.Second, time.Minute, time.Minute}
+	for i, w := range want {
+		if got := refreshBackoff(i + 1); got != w {
+			t.Errorf("refreshBackoff(%d) = %v; want %v", i+1, got, w)
+		}
+	}
+	if got := refreshBackoff(1000); got != time.Minute {
+		t.Errorf("refreshBackoff(1000) = %v", got)
 	}
 }
 

@@ -219,6 +219,14 @@ func currentFlight(a *ClientCredentialsAuthenticator) *flight {
 	return a.inflight
 }
 
+// waitFlight waits for the fetch in progress, if any. When there is none, it has already
+// finished, and its effects happened before currentFlight's lock.
+func waitFlight(a *ClientCredentialsAuthenticator) {
+	if f := currentFlight(a); f != nil {
+		<-f.done
+	}
+}
+
 // within fails the test if ch does not deliver in d: a guard against a hang, never a
 // timing assertion.
 func within[T any](t testing.TB, ch <-chan T, d time.Duration, what string) T {

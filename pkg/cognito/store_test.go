@@ -196,14 +196,14 @@ func TestSharedStoreRefreshIsShared(t *testing.T) {
 	}
 	clock.Advance(3000 * time.Second) // refresh-ahead window
 	mustToken(t, a1)
-	<-currentFlight(a1).done
+	waitFlight(a1)
 	fresh := mustToken(t, a1)
 	if fresh.Token == old.Token || te.requests.Load() != 2 {
 		t.Fatalf("a1 did not refresh: %v, %d requests", fresh, te.requests.Load())
 	}
 	// a2 reaches its own refresh point and finds a1's token in the store.
 	mustToken(t, a2)
-	<-currentFlight(a2).done
+	waitFlight(a2)
 	if tok := mustToken(t, a2); tok.Token != fresh.Token {
 		t.Errorf("a2 has %v; want a1's refreshed token", tok)
 	}
