@@ -200,6 +200,9 @@ func TestBadTokenAnswers(t *testing.T) {
 			if ae.StatusCode != http.StatusOK && !tt.answer.length {
 				t.Errorf("StatusCode = %d; want 200", ae.StatusCode)
 			}
+			if want := "cognito: token endpoint answered with an unusable token, HTTP 200: no access_token"; tt.name == "missing access_token" && err.Error() != want {
+				t.Errorf("error text = %q; want %q", err, want)
+			}
 			if !strings.Contains(err.Error(), tt.inError) {
 				t.Errorf("error %q does not say %q", err, tt.inError)
 			}
