@@ -271,11 +271,28 @@ func TestGetHeadersHasOnlyAuthorization(t *testing.T) {
 	}
 }
 
+// plainStore is a MemoryStore without its Coalesce, so that only the authenticator's own
+// single flight stands between its callers and the token endpoint.
+type plainStore struct{ m MemoryStore }
+
+func (s *plainStore) Load(ctx context.Context, key string) (*Token, error) { return s.m.Load(ctx, key) }
+func (s *plainStore) Store(ctx context.Context, key string, t *Token) error {
+	return s.m.Store(ctx, key, t)
+}
+func (s *plainStore) Delete(ctx context.Context, key string, t *Token) error {
+	return s.m.Delete(ctx, key, t)
+}
+
 func TestColdCacheTenThousandCallersOneRequest(t *testing.T) {
+	t.Run("default store", func(t *testing.T) { testColdCache(t) })
+	t.Run("store without coalescing", func(t *testing.T) { testColdCache(t, WithTokenStore(&plainStore{})) })
+}
+
+func testColdCache(t *testing.T, opts ...Option) {
 	g := startGatedCognito(t, 0)
 	cfg := configFor(g.Server, "orders-reader")
 	cfg.TokenURL = g.URL + "/oauth2/token"
-	a, _ := newAuth(t, cfg)
+	a, _ := newAuth(t, cfg, opts...)
 
 	const callers, quitters = 10_000, 200
 	quitCtx, quit := context.WithCancel(context.Background())
