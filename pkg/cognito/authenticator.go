@@ -386,53 +386,60 @@ func (a *ClientCredentialsAuthenticator) warn(ctx context.Context, msg string, e
 // obtain returns a token to replace old: one from the store if another authenticator
 // stored a fresh one, else a new one from the token endpoint, which it stores.
 func (a *ClientCredentialsAuthenticator) obtain(ctx context.Context, old *cacheEntry) (*Token, error) {
+	var own atomic.Pointer[Token] // what fetch got, when it ran for this authenticator
 	fetch := func(ctx context.Context) (*Token, error) {
-		if t := a.load(ctx, old); t != nil {
-			return t, nil
-		}
-		t, err := a.fetch(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if err := a.store.Store(ctx, a.key, t); err != nil {
-			a.warn(ctx, "cognito: token store failed to save a token", err)
-		}
-		return t, nil
+		t, err := a.loadOrFetch(ctx, old)
+		own.Store(t)
+		return t, err
 	}
-	if c, ok := a.store.(CoalescingStore); ok {
-		t, err := c.Coalesce(ctx, a.key, fetch)
-		var ae *AuthenticationError
-		switch {
-		case err == nil && a.usable(t, old):
-			return t, nil
-		case err == nil:
-			// Another authenticator's fetch settled for a token this one would not
-			// (different options); fetch for ourselves.
-		case errors.As(err, &ae) || ctx.Err() != nil:
-			return nil, err
-		default:
-			a.warn(ctx, "cognito: token store failed to coalesce a fetch", err)
+	c, ok := a.store.(CoalescingStore)
+	if !ok {
+		return fetch(ctx)
+	}
+	t, err := c.Coalesce(ctx, a.key, fetch)
+	var ae *AuthenticationError
+	switch {
+	case own.Load() != nil:
+		if err != nil {
+			a.warn(ctx, "cognito: token store failed after a fetch", err)
 		}
+		return own.Load(), nil
+	case err == nil && a.replaces(t, old, false):
+		return t, nil // another authenticator's fetch
+	case err == nil:
+		// Another authenticator settled for a token this one would not (other options,
+		// or one it invalidated): fetch for ourselves.
+	case errors.As(err, &ae) || ctx.Err() != nil:
+		return nil, err
+	default:
+		a.warn(ctx, "cognito: token store failed to coalesce a fetch", err)
 	}
 	return fetch(ctx)
 }
 
-// load returns the stored token if it can replace old, else nil.
-func (a *ClientCredentialsAuthenticator) load(ctx context.Context, old *cacheEntry) *Token {
-	t, err := a.store.Load(ctx, a.key)
+// loadOrFetch returns the stored token if it can replace old, else a new one, which it
+// stores.
+func (a *ClientCredentialsAuthenticator) loadOrFetch(ctx context.Context, old *cacheEntry) (*Token, error) {
+	stored, err := a.store.Load(ctx, a.key)
 	if err != nil {
 		a.warn(ctx, "cognito: token store failed to load a token", err)
-		return nil
+	} else if a.replaces(stored, old, true) {
+		return stored, nil
 	}
-	if !a.usable(t, old) {
-		return nil
+	t, err := a.fetch(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return t
+	if err := a.store.Store(ctx, a.key, t); err != nil {
+		a.warn(ctx, "cognito: token store failed to save a token", err)
+	}
+	return t, nil
 }
 
-// usable reports whether t may replace old: a different token, not invalidated, and not
-// yet due for a refresh itself.
-func (a *ClientCredentialsAuthenticator) usable(t *Token, old *cacheEntry) bool {
+// replaces reports whether t may replace old: another token, not invalidated, and still
+// fresh. A token found in the store must, strictly, not be due for a refresh itself
+// either; one that another authenticator has just fetched is taken while fresh.
+func (a *ClientCredentialsAuthenticator) replaces(t *Token, old *cacheEntry, strict bool) bool {
 	if t == nil || t.Token == "" || (old != nil && t.Token == old.tok.Token) {
 		return false
 	}
@@ -440,7 +447,11 @@ func (a *ClientCredentialsAuthenticator) usable(t *Token, old *cacheEntry) bool 
 		return false
 	}
 	now := a.now()
-	return now.Before(scheduleFor(t, now, a.margin, a.refreshAhead).refreshAt)
+	sched := scheduleFor(t, now, a.margin, a.refreshAhead)
+	if strict {
+		return now.Before(sched.refreshAt)
+	}
+	return now.Before(sched.freshUntil)
 }
 
 // fetch requests a token, with retries.

@@ -550,17 +550,19 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 		{"HTTP date", clock.Now().Add(1500 * time.Millisecond).Format(http.TimeFormat), time.Second}, // whole seconds
 		{"capped at MaxDelay", "30", 2 * time.Second},
 	}
+	srv, cfg := startCognito(t, 0)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv, cfg := startCognito(t, 0)
+			before := srv.Requests(cognitotest.EndpointToken)
 			srv.FailNext(cognitotest.EndpointToken, 1, cognitotest.Fault{Status: http.StatusTooManyRequests,
 				Header: http.Header{"Retry-After": {tt.retryAfter}}})
+			t.Cleanup(srv.ClearFaults)
 			a, sleeps := newAuth(t, cfg, WithClock(clock.Now), WithRetry(RetryPolicy{BaseDelay: time.Nanosecond}))
 			mustToken(t, a)
 			if waits := sleeps.Waits(); len(waits) != 1 || waits[0] != tt.want {
 				t.Errorf("waits = %v; want [%v]", waits, tt.want)
 			}
-			if n := srv.Requests(cognitotest.EndpointToken); n != 2 {
+			if n := srv.Requests(cognitotest.EndpointToken) - before; n != 2 {
 				t.Errorf("token requests = %d; want 2", n)
 			}
 		})

@@ -311,3 +311,19 @@ func TestDefaultStoreIsPrivate(t *testing.T) {
 		t.Error("authenticators without WithTokenStore shared a token")
 	}
 }
+
+func TestSlowAnswerForShortTokenIsNotFetchedTwice(t *testing.T) {
+	clock := newFakeClock()
+	te := startTokenEndpoint(t, func(n int64, w http.ResponseWriter, r *http.Request) {
+		// By the time the answer arrives, a 1s token is past its refresh point (375ms).
+		clock.Advance(400 * time.Millisecond)
+		writeToken(w, fmt.Sprintf("token-%d", n), 1)
+	})
+	a, _ := newAuth(t, testConfig(te.TokenURL()), WithClock(clock.Now), WithTokenStore(NewMemoryStore()))
+	if tok := mustToken(t, a); tok.Token != "token-1" {
+		t.Errorf("got %v", tok)
+	}
+	if n := te.requests.Load(); n != 1 {
+		t.Errorf("token requests = %d; want 1", n)
+	}
+}
