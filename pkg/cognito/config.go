@@ -1,6 +1,7 @@
 package cognito
 
 import (
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -28,6 +29,11 @@ func (c ClientCredentialsConfig) String() string {
 
 // GoString keeps the secret out of %#v.
 func (c ClientCredentialsConfig) GoString() string { return "cognito." + c.String() }
+
+// Format keeps the secret out of every fmt verb, not only %v and %s.
+func (c ClientCredentialsConfig) Format(f fmt.State, verb rune) {
+	formatRedacted(f, verb, c.String(), c.GoString())
+}
 
 // LogValue keeps the secret out of slog output.
 func (c ClientCredentialsConfig) LogValue() slog.Value {

@@ -1,15 +1,137 @@
 package cognito
 
-import "context"
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"strings"
+	"sync"
+)
 
 // TokenStore is where a ClientCredentialsAuthenticator keeps its token between requests,
-// keyed by the token URL, client ID and scope. The authenticator keeps its own copy in
-// memory as well, so a store is consulted only when that copy is missing or stale.
+// keyed by [TokenKey]. The authenticator keeps its own copy in memory as well, so a store
+// is consulted only when that copy is missing or due for a refresh, never on the cache-hit
+// path.
+//
+// A store failure never fails a caller: the authenticator logs it and fetches a token
+// itself. Implementations must be safe for concurrent use.
 type TokenStore interface {
-	// Load returns the token stored under key, or nil when there is none.
+	// Load returns the token stored under key, or nil when there is none. It may return an
+	// expired token; the authenticator checks.
 	Load(ctx context.Context, key string) (*Token, error)
-	// Store saves t under key.
+	// Store saves t under key, replacing what was there.
 	Store(ctx context.Context, key string, t *Token) error
-	// Delete removes the token under key if it is still t.
+	// Delete removes the token under key if it is still t (the same Token string), so
+	// that an authenticator dropping a token rejected downstream does not delete a newer
+	// one another authenticator stored.
 	Delete(ctx context.Context, key string, t *Token) error
+}
+
+// CoalescingStore is a TokenStore that also keeps the authenticators sharing it from
+// fetching the same key at the same time: however many of them miss at once, one token
+// request goes out. A store shared by a fleet implements it with a lock across processes.
+type CoalescingStore interface {
+	TokenStore
+	// Coalesce calls fetch, unless a Coalesce for key is already running, in which case it
+	// may either wait for that call and return its result, or wait for it to finish and
+	// then call fetch (fetch first loads from the store, so it then finds the fresh token
+	// without a request). It returns ctx's error if ctx ends while waiting; an error fetch
+	// returns is passed through unchanged.
+	Coalesce(ctx context.Context, key string, fetch func(context.Context) (*Token, error)) (*Token, error)
+}
+
+// MemoryStore is a [CoalescingStore] in the process's memory. Authenticators given the same
+// MemoryStore with [WithTokenStore] share tokens: two authenticators for the same token
+// URL, client ID, secret and scope make one token request between them, even when both
+// miss at once. Its zero value is ready to use.
+type MemoryStore struct {
+	mu      sync.Mutex
+	tokens  map[string]*Token
+	flights map[string]*storeFlight
+}
+
+type storeFlight struct {
+	done chan struct{}
+	tok  *Token
+	err  error
+}
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore { return &MemoryStore{} }
+
+// Load returns the token under key, or nil. It never fails.
+func (s *MemoryStore) Load(_ context.Context, key string) (*Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tokens[key], nil
+}
+
+// Store saves t under key. It never fails.
+func (s *MemoryStore) Store(_ context.Context, key string, t *Token) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tokens == nil {
+		s.tokens = map[string]*Token{}
+	}
+	s.tokens[key] = t
+	return nil
+}
+
+// Delete removes the token under key if it is still t. It never fails.
+func (s *MemoryStore) Delete(_ context.Context, key string, t *Token) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cur, ok := s.tokens[key]; ok && t != nil && cur.Token == t.Token {
+		delete(s.tokens, key)
+	}
+	return nil
+}
+
+// Coalesce calls fetch, or, when a call for key is running, waits for it (or for ctx)
+// and returns its result.
+func (s *MemoryStore) Coalesce(ctx context.Context, key string, fetch func(context.Context) (*Token, error)) (*Token, error) {
+	s.mu.Lock()
+	if f, ok := s.flights[key]; ok {
+		s.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.tok, f.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	f := &storeFlight{done: make(chan struct{})}
+	if s.flights == nil {
+		s.flights = map[string]*storeFlight{}
+	}
+	s.flights[key] = f
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.flights, key)
+		s.mu.Unlock()
+		close(f.done)
+	}()
+	f.tok, f.err = fetch(ctx)
+	return f.tok, f.err
+}
+
+// TokenKey returns the key under which tokens for cfg are stored: the same for every
+// authenticator with the same token URL, client ID, client secret and scope (the order of
+// scopes does not matter), different otherwise.
+//
+// The key holds the client ID in clear, for people reading a shared store, and a hash of
+// all four fields, never the secret itself. The secret is in the hash so that an
+// authenticator with a wrong or rotated secret never picks up a token it could not have
+// obtained; from the 128-bit truncated SHA-256 it cannot be recovered.
+func TokenKey(cfg ClientCredentialsConfig) string {
+	scopes := strings.Fields(cfg.Scope)
+	slices.Sort(scopes)
+	h := sha256.New()
+	for _, part := range []string{cfg.TokenURL, cfg.ClientID, strings.Join(scopes, " "), cfg.ClientSecret} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	return "cognito:client_credentials:" + cfg.ClientID + ":" + hex.EncodeToString(h.Sum(nil)[:16])
 }
