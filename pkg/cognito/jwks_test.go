@@ -270,10 +270,19 @@ func TestRefreshFailureKeepsKeys(t *testing.T) {
 		"not JSON":    {Status: 200, Body: `{"keys":[`, Header: jsonHeader},
 		"only EC key": {Status: 200, Body: string(jwksJSON(t, ecJWK(t, "ec"))), Header: jsonHeader},
 	}
+	// One local Cognito for all faults (keys are slow to make); each fault gets a new
+	// authorizer and counts requests from where the previous one left them.
+	clk := newFakeClock()
+	srv := localCognito(t, clk)
 	for name, fault := range faults {
 		t.Run(name, func(t *testing.T) {
-			clk := newFakeClock()
-			srv := localCognito(t, clk)
+			base := jwksRequests(srv)
+			wantRequests := func(t *testing.T, _ *cognitotest.Server, n int64) {
+				t.Helper()
+				if got := jwksRequests(srv) - base; got != n {
+					t.Fatalf("JWKS requests = %d, want %d", got, n)
+				}
+			}
 			logs := &logBuffer{}
 			z := newAuthorizer(t, srv, clk, JWTAuthorizerConfig{}, shortClient(), WithLogger(logs.logger()))
 			if err := z.Warm(t.Context()); err != nil {
