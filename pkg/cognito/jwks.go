@@ -251,10 +251,12 @@ func (c *jwksCache) finish(f *jwksFlight, set *keySet, err error) {
 	c.flight = nil
 	f.err = err
 	c.mu.Unlock()
-	close(f.done)
+	// Purge before waking the waiters, so whoever waited for a key change finds the
+	// tokens of the old keys gone, not just dead.
 	if changed && c.onChange != nil {
 		c.onChange(c)
 	}
+	close(f.done)
 }
 
 // fetch downloads and parses the JWKS through the generated client. It reads the raw
