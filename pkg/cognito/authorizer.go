@@ -27,6 +27,8 @@ import (
 // [JWTAuthorizer.Warm]) and refreshed in the background; see [JWTAuthorizer.Verify]. Tokens
 // that verified are remembered (see [WithVerifiedCacheSize]), so a token presented again
 // costs a hash lookup; its exp, nbf and iat are still checked on every call.
+//
+// The zero value is not usable: build one with [NewJWTAuthorizer].
 type JWTAuthorizer struct {
 	issuers   []*jwksCache // issuers[0] is the primary one
 	clients   []string

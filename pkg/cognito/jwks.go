@@ -112,6 +112,13 @@ func (c *jwksCache) key(ctx context.Context, kid string, now time.Time) (*rsa.Pu
 	}
 
 	c.mu.Lock()
+	// A fetch may have ended since the lookup above; its keys may hold the kid.
+	if set = c.set.Load(); set != nil {
+		if pub, found, err := set.lookup(kid); found {
+			c.mu.Unlock()
+			return pub, set, err
+		}
+	}
 	f := c.flight
 	if f == nil {
 		if now.Before(c.cooldownUntil) {
