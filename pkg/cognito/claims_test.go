@@ -1,0 +1,189 @@
+package cognito
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cognitokit/cognitokit/pkg/cognitotest"
+)
+
+func decodeClaims(t *testing.T, js string) (*Claims, error) {
+	t.Helper()
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(js), &raw); err != nil {
+		t.Fatal(err)
+	}
+	return newClaimsFromPayload(raw)
+}
+
+func TestClaimsFromAccessToken(t *testing.T) {
+	c, err := decodeClaims(t, `{
+		"sub": "a11ce000", "iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_X",
+		"client_id": "client-1", "token_use": "access", "scope": "openid  orders/read https://api.example.com/write",
+		"auth_time": 1700000000, "iat": 1700000001, "exp": 1700003601, "jti": "j-1", "version": 2,
+		"username": "alice", "cognito:groups": ["admin", "ops"], "cognito:username": "ignored-in-access"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Claims{
+		Sub: "a11ce000", Username: "alice", ClientID: "client-1", TokenUse: "access",
+		Issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_X", JTI: "j-1",
+		Scopes: []string{"openid", "orders/read", "https://api.example.com/write"}, Groups: []string{"admin", "ops"},
+		IssuedAt: time.Unix(1700000001, 0), AuthTime: time.Unix(1700000000, 0), Expiry: time.Unix(1700003601, 0),
+	}
+	assertClaims(t, c, want)
+	if !c.HasScope("orders/read") || c.HasScope("orders") || !c.InGroup("ops") || c.InGroup("Admin") {
+		t.Error("HasScope/InGroup wrong")
+	}
+	if v, ok := c.Get("version"); !ok || v != 2.0 {
+		t.Errorf("Get(version) = %v, %v", v, ok)
+	}
+	if len(c.Raw()) != 13 {
+		t.Errorf("Raw has %d claims, want 13", len(c.Raw()))
+	}
+}
+
+func TestClaimsFromIDToken(t *testing.T) {
+	for _, aud := range []string{`"client-1"`, `["client-1", "client-2"]`} {
+		c, err := decodeClaims(t, `{
+			"sub": "b0b", "iss": "i", "aud": `+aud+`, "token_use": "id", "email": "bob@example.org",
+			"email_verified": false, "name": "Bob", "cognito:username": "bob", "username": "not-this",
+			"exp": 1700003601, "iat": 1700000001, "nbf": 1700000000, "custom:tenant": "globex"}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Username != "bob" || c.ClientID != "client-1" || c.Email != "bob@example.org" || c.EmailVerified ||
+			c.Name != "Bob" || !c.NotBefore.Equal(time.Unix(1700000000, 0)) || c.Audience[0] != "client-1" {
+			t.Errorf("aud %s: claims = %+v", aud, c)
+		}
+		if v, _ := c.Get("custom:tenant"); v != "globex" {
+			t.Errorf("custom:tenant = %v", v)
+		}
+	}
+}
+
+// TestClaimsOddTypes: a claim of an unexpected JSON type is ErrMalformedToken naming the
+// claim, never a panic, never the value.
+func TestClaimsOddTypes(t *testing.T) {
+	claims := map[string][]string{
+		"sub":              {`1`, `true`, `{}`, `["a"]`},
+		"iss":              {`1`, `[]`},
+		"token_use":        {`1`, `["access"]`},
+		"client_id":        {`1`, `null`},
+		"username":         {`1`},
+		"cognito:username": {`{}`},
+		"email":            {`1`},
+		"name":             {`false`},
+		"jti":              {`1`},
+		"scope":            {`["a"]`, `1`},
+		"cognito:groups":   {`"admin"`, `[1]`, `[["a"]]`, `{}`, `[null]`},
+		"aud":              {`1`, `[1]`, `{}`, `[null]`},
+		"email_verified":   {`1`, `"yes"`, `null`},
+		"exp":              {`"1"`, `true`, `-5`, `1e20`, `[]`, `null`},
+		"iat":              {`"1"`},
+		"nbf":              {`{}`},
+		"auth_time":        {`"x"`},
+	}
+	for name, values := range claims {
+		for _, v := range values {
+			c, err := decodeClaims(t, `{"sub":"s","exp":1700000000,"`+name+`":`+v+`}`)
+			if c != nil || !errors.Is(err, ErrMalformedToken) || !strings.Contains(err.Error(), "claim "+name+" ") {
+				t.Errorf("%s = %s: claims %v, err %v", name, v, c, err)
+			}
+			if len(v) > 2 && strings.Contains(err.Error(), v) {
+				t.Errorf("error %q holds the value", err)
+			}
+		}
+	}
+}
+
+// TestClaimsNullNeverPanics: null claim values are odd types too (except where allowed).
+func TestClaimsAbsentAreZero(t *testing.T) {
+	c, err := decodeClaims(t, `{}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Expiry.IsZero() || c.Scopes != nil || c.Groups != nil || c.Audience != nil {
+		t.Errorf("claims = %+v", c)
+	}
+}
+
+func assertClaims(t *testing.T, got *Claims, want Claims) {
+	t.Helper()
+	g := *got
+	g.raw = nil
+	for _, pair := range [][2][]string{{g.Scopes, want.Scopes}, {g.Groups, want.Groups}, {g.Audience, want.Audience}} {
+		if !slices.Equal(pair[0], pair[1]) {
+			t.Errorf("claims = %+v\nwant     %+v", g, want)
+			return
+		}
+	}
+	g.Scopes, g.Groups, g.Audience = want.Scopes, want.Groups, want.Audience
+	if !g.IssuedAt.Equal(want.IssuedAt) || !g.AuthTime.Equal(want.AuthTime) || !g.Expiry.Equal(want.Expiry) || !g.NotBefore.Equal(want.NotBefore) {
+		t.Errorf("times = %v %v %v %v, want %v %v %v %v", g.IssuedAt, g.AuthTime, g.Expiry, g.NotBefore,
+			want.IssuedAt, want.AuthTime, want.Expiry, want.NotBefore)
+	}
+	g.IssuedAt, g.AuthTime, g.Expiry, g.NotBefore = want.IssuedAt, want.AuthTime, want.Expiry, want.NotBefore
+	if !equalClaims(g, want) {
+		t.Errorf("claims = %+v\nwant     %+v", g, want)
+	}
+}
+
+func equalClaims(a, b Claims) bool {
+	return a.Sub == b.Sub && a.Username == b.Username && a.Email == b.Email && a.EmailVerified == b.EmailVerified &&
+		a.Name == b.Name && a.ClientID == b.ClientID && a.TokenUse == b.TokenUse && a.Issuer == b.Issuer && a.JTI == b.JTI
+}
+
+// TestClaimsLogValue: slog shows the token use and client, never personal claims.
+func TestClaimsLogValue(t *testing.T) {
+	clk := newFakeClock()
+	srv := localCognito(t, clk)
+	z := newAuthorizer(t, srv, clk, JWTAuthorizerConfig{TokenUse: TokenUseID})
+	c, err := z.Verify(t.Context(), mintID(t, srv, cognitotest.TokenOptions{Client: readerClient}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &logBuffer{}
+	logs.logger().Info("verified", "claims", c)
+	out := logs.String()
+	if !strings.Contains(out, "client_id="+readerClient) {
+		t.Errorf("log %q lacks the client", out)
+	}
+	assertNoTokenMaterial(t, out, "")
+}
+
+// FuzzVerify: whatever the input, Verify returns claims or an *AuthorizationError, and
+// never panics. The seeds cover every structural case of the table.
+func FuzzVerify(f *testing.F) {
+	jwks := jwksJSON(f, rsaJWK("k1", &spareKey().PublicKey, nil))
+	z, err := NewJWTAuthorizer(JWTAuthorizerConfig{UserPoolID: poolID, AllowAnyClient: true, TokenUse: TokenUseAny},
+		WithEndpoint("http://127.0.0.1:9"), WithJWKS(jwks))
+	if err != nil {
+		f.Fatal(err)
+	}
+	now := time.Now().Unix()
+	valid := signRS256(f, map[string]any{"alg": "RS256", "kid": "k1"}, map[string]any{
+		"iss": "http://127.0.0.1:9/" + poolID, "sub": "s", "token_use": "access", "exp": now + 3600, "client_id": "c"}, spareKey())
+	for _, seed := range []string{valid, "", ".", "..", "...", "a.b.c", valid + "x", valid[:len(valid)-3],
+		b64s(`{"alg":"RS256","kid":"k1"}`) + "." + b64s(`{"iss":"http://127.0.0.1:9/`+poolID+`","exp":"1"}`) + ".AAAA",
+		b64s(`{"alg":"RS256","kid":"k1"}`) + "." + b64s(`{"iss":"http://127.0.0.1:9/`+poolID+`"}`) + "."} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		c, err := z.Verify(t.Context(), token)
+		if err == nil {
+			if c == nil || c.Sub == "" {
+				t.Fatalf("accepted %q with claims %v", token, c)
+			}
+			return
+		}
+		var ae *AuthorizationError
+		if c != nil || !errors.As(err, &ae) || ReasonCode(err) == "" {
+			t.Fatalf("Verify(%q) = %v, %v", token, c, err)
+		}
+	})
+}

@@ -1,0 +1,235 @@
+package cognito
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"math"
+	"strings"
+	"time"
+)
+
+// b64 is the only encoding a part of a compact JWS may use: URL-safe alphabet, no padding,
+// no non-zero trailing bits. Strict decoding gives every token exactly one spelling, so the
+// verified-token cache cannot be filled with variants of one token.
+var b64 = base64.RawURLEncoding.Strict()
+
+// compactJWS is a token split into its three parts, each decoded from base64url; nothing in
+// it has been verified.
+type compactJWS struct {
+	signingInput string // "<header>.<payload>", what the signature covers
+	header       []byte
+	payload      []byte
+	signature    []byte
+}
+
+// splitJWS splits and decodes a compact JWS. It refuses anything but three base64url parts.
+func splitJWS(token string) (compactJWS, error) {
+	if token == "" {
+		return compactJWS{}, refuse(ErrMalformedToken, "token is empty")
+	}
+	first := strings.IndexByte(token, '.')
+	if first < 0 {
+		return compactJWS{}, notThreeParts()
+	}
+	second := strings.IndexByte(token[first+1:], '.')
+	if second < 0 {
+		return compactJWS{}, notThreeParts()
+	}
+	second += first + 1
+	if strings.IndexByte(token[second+1:], '.') >= 0 {
+		return compactJWS{}, notThreeParts()
+	}
+	// The base64 decoder skips CR and LF; a token is one line, so refuse them instead.
+	if strings.IndexByte(token, '\n') >= 0 || strings.IndexByte(token, '\r') >= 0 {
+		return compactJWS{}, refuse(ErrMalformedToken, "token contains a line break")
+	}
+	var (
+		jws compactJWS
+		err error
+	)
+	if jws.header, err = b64.DecodeString(token[:first]); err != nil {
+		return compactJWS{}, refuse(ErrMalformedToken, "header is not base64url")
+	}
+	if jws.payload, err = b64.DecodeString(token[first+1 : second]); err != nil {
+		return compactJWS{}, refuse(ErrMalformedToken, "payload is not base64url")
+	}
+	if jws.signature, err = b64.DecodeString(token[second+1:]); err != nil {
+		return compactJWS{}, refuse(ErrMalformedToken, "signature is not base64url")
+	}
+	jws.signingInput = token[:second]
+	return jws, nil
+}
+
+func notThreeParts() error {
+	return refuse(ErrMalformedToken, "token is not three dot-separated parts")
+}
+
+// joseHeader holds the header parameters Verify looks at. Every other parameter is ignored:
+// jku, x5u, jwk and x5c in particular are never fetched or used, since keys come only from
+// the user pool's JWKS.
+type joseHeader struct {
+	Alg string `json:"alg"`
+	Kid string `json:"kid"`
+	// Crit is kept raw only to notice its presence: no critical extension is supported.
+	Crit json.RawMessage `json:"crit"`
+}
+
+func parseHeader(data []byte) (joseHeader, error) {
+	var h joseHeader
+	if !isJSONObject(data) || json.Unmarshal(data, &h) != nil {
+		return joseHeader{}, refuse(ErrMalformedToken, "header is not a JSON object of string parameters")
+	}
+	return h, nil
+}
+
+// parsePayload decodes the claims once, into the map Claims.Get serves from.
+func parsePayload(data []byte) (map[string]any, error) {
+	var raw map[string]any
+	if !isJSONObject(data) || json.Unmarshal(data, &raw) != nil || raw == nil {
+		return nil, refuse(ErrMalformedToken, "payload is not a JSON object")
+	}
+	return raw, nil
+}
+
+// isJSONObject rejects "null", arrays and scalars, which json.Unmarshal would accept into a
+// struct or map without complaint.
+func isJSONObject(data []byte) bool {
+	data = bytes.TrimLeft(data, " \t\r\n")
+	return len(data) > 0 && data[0] == '{'
+}
+
+// newClaimsFromPayload fills the typed fields of Claims from the decoded payload. A claim of
+// the wrong JSON type is ErrMalformedToken, naming the claim but never its value. It checks
+// nothing else: whether the claims are acceptable is checkClaims' job.
+func newClaimsFromPayload(raw map[string]any) (*Claims, error) {
+	c := &Claims{raw: raw}
+	var err error
+	str := func(name string, dst *string) {
+		if err != nil {
+			return
+		}
+		if v, ok := raw[name]; ok {
+			s, isString := v.(string)
+			if !isString {
+				err = malformedClaim(name, "a string")
+				return
+			}
+			*dst = s
+		}
+	}
+	str("sub", &c.Sub)
+	str("iss", &c.Issuer)
+	str("token_use", &c.TokenUse)
+	str("email", &c.Email)
+	str("name", &c.Name)
+	str("jti", &c.JTI)
+	var scope string
+	str("scope", &scope)
+	// Cognito names the user "username" in access tokens and "cognito:username" in ID
+	// tokens; both are type-checked whatever the token says it is.
+	var username, cognitoUsername string
+	str("username", &username)
+	str("cognito:username", &cognitoUsername)
+	var clientID string
+	str("client_id", &clientID)
+	if err != nil {
+		return nil, err
+	}
+	if scope != "" {
+		c.Scopes = strings.Fields(scope)
+	}
+	if c.Groups, err = stringList(raw, "cognito:groups", false); err != nil {
+		return nil, err
+	}
+	if c.Audience, err = stringList(raw, "aud", true); err != nil {
+		return nil, err
+	}
+	if v, ok := raw["email_verified"]; ok {
+		// A bool in ID tokens; the string form is what userInfo answers, and some
+		// identity-provider mappings put it in tokens too.
+		switch v {
+		case true, "true":
+			c.EmailVerified = true
+		case false, "false":
+		default:
+			return nil, malformedClaim("email_verified", "a boolean")
+		}
+	}
+	for _, d := range [...]struct {
+		name string
+		dst  *time.Time
+	}{{"exp", &c.Expiry}, {"iat", &c.IssuedAt}, {"nbf", &c.NotBefore}, {"auth_time", &c.AuthTime}} {
+		if *d.dst, err = numericDate(raw, d.name); err != nil {
+			return nil, err
+		}
+	}
+	if c.TokenUse == string(TokenUseID) {
+		c.Username = cognitoUsername
+		if len(c.Audience) > 0 {
+			c.ClientID = c.Audience[0]
+		}
+	} else {
+		c.Username = username
+		c.ClientID = clientID
+	}
+	return c, nil
+}
+
+// stringList reads a claim that is a JSON array of strings or, when single is true, also a
+// lone string (aud, RFC 7519 section 4.1.3).
+func stringList(raw map[string]any, name string, single bool) ([]string, error) {
+	v, ok := raw[name]
+	if !ok {
+		return nil, nil
+	}
+	switch v := v.(type) {
+	case string:
+		if single {
+			return []string{v}, nil
+		}
+	case []any:
+		out := make([]string, len(v))
+		for i, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, malformedClaim(name, "an array of strings")
+			}
+			out[i] = s
+		}
+		return out, nil
+	}
+	if single {
+		return nil, malformedClaim(name, "a string or an array of strings")
+	}
+	return nil, malformedClaim(name, "an array of strings")
+}
+
+// maxNumericDate is the end of year 9999: later dates are not dates a token can carry, and
+// refusing them keeps time arithmetic away from overflow.
+const maxNumericDate = 253402300799
+
+// numericDate reads an RFC 7519 NumericDate (seconds since the epoch, fractions allowed).
+// Absent is the zero time.
+func numericDate(raw map[string]any, name string) (time.Time, error) {
+	v, ok := raw[name]
+	if !ok {
+		return time.Time{}, nil
+	}
+	f, ok := v.(float64)
+	if !ok || f < 0 || f > maxNumericDate || math.IsNaN(f) {
+		return time.Time{}, malformedClaim(name, "a number of seconds since 1970")
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), nil
+}
+
+func malformedClaim(name, want string) error {
+	return refuse(ErrMalformedToken, "claim "+name+" is not "+want)
+}
+
+// refuse builds the error for a refused token. detail must not contain the token or any
+// value taken from it.
+func refuse(reason error, detail string) error {
+	return &AuthorizationError{Reason: reason, Detail: detail}
+}
