@@ -203,7 +203,7 @@ func TestGetTokenFromLocalCognito(t *testing.T) {
 	if want := clock.Now().Add(time.Hour); !tok.ExpiresAt.Equal(want) {
 		t.Errorf("ExpiresAt = %v; want %v", tok.ExpiresAt, want)
 	}
-	if got, want := tok.ExpiresAtISO(), "2026-03-01T13:00:00Z"; got != want {
+	if got, want := tok.ExpiresAtISO(), "2026-05-01T13:00:00Z"; got != want {
 		t.Errorf("ExpiresAtISO = %q; want %q", got, want)
 	}
 	if !tok.IssuedAt.Equal(clock.Now()) {

@@ -22,29 +22,6 @@ import (
 	"github.com/cognitokit/cognitokit/pkg/cognitotest"
 )
 
-// t0 is the fake "now" of the authorizer tests.
-var t0 = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-
-// fakeClock is a settable clock shared by a local Cognito and an authorizer.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: t0} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 const (
 	poolID       = "us-east-1_LocalPool1"
 	readerClient = "1reader0orders0client00001"
