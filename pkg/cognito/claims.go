@@ -44,10 +44,16 @@ type Claims struct {
 	raw map[string]any
 }
 
-// NewClaims returns Claims whose Get answers from raw. Verify builds Claims itself; this
-// is for tests and for policies evaluated on claims that came from elsewhere. The typed
-// fields are left for the caller to fill.
-func NewClaims(raw map[string]any) *Claims { return &Claims{raw: raw} }
+// NewClaims returns the Claims of a decoded token payload, with the typed fields filled
+// from raw exactly as Verify fills them; a claim of the wrong JSON type (number sub,
+// string exp) is an error matching ErrMalformedToken. It verifies nothing: it is for tests
+// and for policies evaluated on claims that were verified elsewhere. Claims keeps raw.
+func NewClaims(raw map[string]any) (*Claims, error) {
+	if raw == nil {
+		raw = map[string]any{}
+	}
+	return newClaimsFromPayload(raw)
+}
 
 // ExpiresAt returns when the token expires (the exp claim).
 func (c *Claims) ExpiresAt() time.Time { return c.Expiry }
