@@ -2,98 +2,238 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
+	"text/tabwriter"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jwt"
-
-	"github.com/cognitokit/cognitokit/gen"
+	"github.com/cognitokit/cognitokit/examples/orders"
+	"github.com/cognitokit/cognitokit/pkg/cognito"
 	"github.com/cognitokit/cognitokit/pkg/cognitotest"
+	"github.com/cognitokit/cognitokit/pkg/policy"
 )
 
-func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("demo", `Usage: cognitokit demo
+const demoSynopsis = `Usage: cognitokit demo
 
-Starts a local Cognito on a free loopback port, fetches a client-credentials token through
-the client generated from api/openapi.yaml, verifies it against the served JWKS and prints
-it decoded. Exits 0 when every step worked.`, stdout)
-	if err := parseFlags(fs, args); err != nil {
+Runs the whole SDK against a local Cognito, on free loopback ports: starts the local
+Cognito and the example orders service (examples/orders, protected by its routes.yaml),
+fetches client-credentials tokens for three app clients with different scopes through the
+authenticator, mints ID tokens for two users and an expired token, calls every route of
+the service with each token and with none, and prints a table: route, caller, status,
+reason, and whether that matched the expectation written in the demo. Exits 0 only if
+every row matched.`
+
+// caller is one identity the demo calls the service as.
+type caller struct {
+	name  string
+	token string // "" for no token
+}
+
+// call is one row of the demo: a request and the answer the policy must give each caller.
+type call struct {
+	method, path string
+	body         string
+	want         map[string]int // caller → status; missing callers get wantOthers
+	wantOthers   int
+}
+
+func runDemo(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet("demo", demoSynopsis, e.stdout)
+	rest, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	if len(rest) > 0 {
+		return usagef("unexpected argument %q", rest[0])
+	}
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
+	start := time.Now()
 
-	srv, ln, err := listenLocal("127.0.0.1:0", cognitotest.DefaultConfig())
+	// 1. A local Cognito.
+	idp, idpLn, err := listenLocal("127.0.0.1:0", cognitotest.DefaultConfig())
 	if err != nil {
 		return err
 	}
-	serveCtx, stopServing := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- serveUntilDone(serveCtx, ln, srv) }()
-	defer func() { stopServing(); <-served }()
-	fmt.Fprintf(stderr, "local Cognito listening at %s\n", srv.BaseURL())
+	stopIDP := serveInBackground(idpLn, idp)
+	defer stopIDP()
+	pool := idp.Pools()[0]
+	fmt.Fprintf(e.stderr, "local Cognito   %s (pool %s)\n", idp.BaseURL(), pool.ID)
 
-	pool := srv.Pools()[0]
-	client, _ := pool.Client("orders-writer")
-	api, err := gen.NewClientWithResponses(srv.BaseURL(), gen.WithHTTPClient(&http.Client{Timeout: 10 * time.Second}))
+	// 2. The example service, verifying that pool's tokens and calling itself as the
+	// orders-admin client.
+	authz, err := cognito.NewJWTAuthorizer(cognito.JWTAuthorizerConfig{
+		UserPoolID: pool.ID, AllowAnyClient: true, TokenUse: cognito.TokenUseAny,
+	}, cognito.WithEndpoint(idp.BaseURL()))
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "requesting a client_credentials token for %s\n", client.Name)
-	tr, err := api.PostTokenWithFormdataBodyWithResponse(ctx,
-		gen.PostTokenFormdataRequestBody{GrantType: gen.ClientCredentials, Scope: "orders/read orders/write"},
-		func(_ context.Context, r *http.Request) error {
-			r.SetBasicAuth(url.QueryEscape(client.ID), url.QueryEscape(client.Secret))
-			return nil
-		})
+	if err := authz.Warm(ctx); err != nil {
+		return err
+	}
+	self, _ := pool.Client("orders-admin")
+	outbound, err := authenticator(idp, self)
 	if err != nil {
-		return fmt.Errorf("token request: %w", err)
+		return err
 	}
-	if tr.JSON200 == nil {
-		return fmt.Errorf("token request: status %d", tr.StatusCode())
-	}
-	fmt.Fprintf(stderr, "fetching the JWKS of %s\n", pool.ID)
-	kr, err := api.GetJWKSWithResponse(ctx, pool.ID)
+	p, err := orders.Policy()
 	if err != nil {
-		return fmt.Errorf("JWKS request: %w", err)
+		return err
 	}
-	if kr.JSON200 == nil {
-		return fmt.Errorf("JWKS request: status %d", kr.StatusCode())
-	}
-	set, err := jwk.Parse(kr.Body)
+	svcLn, err := listen()
 	if err != nil {
-		return fmt.Errorf("JWKS: %w", err)
+		return err
 	}
-	if _, err := jwt.Parse([]byte(tr.JSON200.AccessToken), jwt.WithKeySet(set),
-		jwt.WithIssuer(srv.Issuer(pool.ID)), jwt.WithClaimValue("token_use", "access"),
-		jwt.WithClaimValue("client_id", client.ID)); err != nil {
-		return fmt.Errorf("token does not verify: %w", err)
-	}
+	svcURL := "http://" + svcLn.Addr().String()
+	svc := orders.New(&http.Client{Transport: outbound.Transport(nil), Timeout: 10 * time.Second}, svcURL)
+	stopSvc := serveInBackground(svcLn, svc.Handler(p, authz, policy.WithRealm("orders")))
+	defer stopSvc()
+	fmt.Fprintf(e.stderr, "orders service  %s (%d routes in examples/orders/routes.yaml)\n", svcURL, len(p.Routes()))
 
-	parts := strings.Split(tr.JSON200.AccessToken, ".")
-	fmt.Fprintf(stdout, "token_type  %s\nexpires_in  %d s\nsignature   RS256, verified against %s\n",
-		tr.JSON200.TokenType, tr.JSON200.ExpiresIn, srv.JWKSURL(pool.ID))
-	for i, name := range []string{"header", "claims"} {
-		raw, err := base64.RawURLEncoding.DecodeString(parts[i])
+	// 3. Callers: three app clients through the authenticator, two users, an expired
+	// token, and nobody.
+	callers := []caller{{name: "(no token)"}}
+	for _, name := range []string{"orders-reader", "orders-writer", "orders-admin"} {
+		c, _ := pool.Client(name)
+		a, err := authenticator(idp, c)
 		if err != nil {
 			return err
 		}
-		var pretty strings.Builder
-		var v any
-		if err := json.Unmarshal(raw, &v); err != nil {
+		fmt.Fprintf(e.stderr, "token for %-14s scopes %s\n", name, strings.Join(c.Scopes, " "))
+		tok, err := a.GetToken(ctx)
+		if err != nil {
+			return fmt.Errorf("token for %s: %w", name, err)
+		}
+		callers = append(callers, caller{name: name, token: tok.Token})
+	}
+	for _, user := range []string{"alice", "bob"} {
+		tok, err := idp.MintIDToken(cognitotest.TokenOptions{Username: user, Client: "orders-reader"})
+		if err != nil {
 			return err
 		}
-		enc := json.NewEncoder(&pretty)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(v)
-		fmt.Fprintf(stdout, "%s %s", name, pretty.String())
+		callers = append(callers, caller{name: user + " (ID token)", token: tok})
+	}
+	expired, err := idp.MintAccessToken(cognitotest.TokenOptions{Client: "orders-admin", IssuedAt: time.Now().Add(-2 * time.Hour)})
+	if err != nil {
+		return err
+	}
+	callers = append(callers, caller{name: "expired", token: expired})
+
+	// 4. Every route with every caller.
+	rows, failed, err := runCalls(ctx, svcURL, callers, demoCalls())
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ROUTE\tCALLER\tSTATUS\tREASON\tEXPECTED\tMATCH")
+	for _, r := range rows {
+		fmt.Fprintln(tw, r)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "\n%d requests, %d matched the expectation, %d did not; token requests to Cognito: %d; %.1fs\n",
+		len(rows), len(rows)-failed, failed, idp.Requests(cognitotest.EndpointToken), time.Since(start).Seconds())
+	if failed > 0 {
+		return fmt.Errorf("%d of %d requests did not get the expected answer", failed, len(rows))
 	}
 	return nil
+}
+
+func authenticator(idp *cognitotest.Server, c cognitotest.AppClient) (*cognito.ClientCredentialsAuthenticator, error) {
+	return cognito.NewClientCredentialsAuthenticator(cognito.ClientCredentialsConfig{
+		ClientID: c.ID, ClientSecret: c.Secret, TokenURL: idp.TokenURL(),
+	})
+}
+
+// demoCalls are the expectations: what routes.yaml must answer each caller.
+func demoCalls() []call {
+	const (
+		none, reader, writer, admin = "(no token)", "orders-reader", "orders-writer", "orders-admin"
+		alice, bob, expired         = "alice (ID token)", "bob (ID token)", "expired"
+	)
+	// Access-token routes refuse ID tokens (403) and expired or missing tokens (401).
+	access := func(reader, writer, admin int) map[string]int {
+		return map[string]int{none: 401, expired: 401, alice: 403, bob: 403,
+			"orders-reader": reader, "orders-writer": writer, "orders-admin": admin}
+	}
+	idRoute := func(alice, bob int) map[string]int {
+		return map[string]int{none: 401, expired: 401, "alice (ID token)": alice, "bob (ID token)": bob}
+	}
+	return []call{
+		{method: "GET", path: "/healthz", wantOthers: 200},
+		{method: "GET", path: "/me", want: access(200, 200, 200)},
+		{method: "GET", path: "/orders/1", want: access(200, 200, 200)},
+		{method: "POST", path: "/orders", body: `{"item":"tnt","tenant":"acme","cents":100}`, want: access(403, 201, 201)},
+		{method: "GET", path: "/orders/1/invoice", want: access(200, 200, 200)},
+		{method: "GET", path: "/internal/prices/1", want: access(403, 403, 200)},
+		{method: "GET", path: "/reports/daily", want: access(403, 200, 200)},
+		{method: "DELETE", path: "/orders/3", want: access(403, 403, 204)},
+		{method: "GET", path: "/tenants/acme/orders", want: idRoute(200, 403), wantOthers: 403},
+		{method: "GET", path: "/tenants/globex/orders", want: idRoute(403, 200), wantOthers: 403},
+		{method: "GET", path: "/admin/", want: idRoute(200, 403), wantOthers: 403},
+		{method: "GET", path: "/nowhere", wantOthers: 403},
+	}
+}
+
+// runCalls makes every call as every caller and returns the table rows and how many did
+// not match.
+func runCalls(ctx context.Context, baseURL string, callers []caller, calls []call) ([]string, int, error) {
+	client := &http.Client{Timeout: 10 * time.Second}
+	var rows []string
+	failed := 0
+	for _, c := range calls {
+		for _, who := range callers {
+			want, ok := c.want[who.name]
+			if !ok {
+				want = c.wantOthers
+			}
+			var body io.Reader
+			if c.body != "" {
+				body = strings.NewReader(c.body)
+			}
+			req, err := http.NewRequestWithContext(ctx, c.method, baseURL+c.path, body)
+			if err != nil {
+				return nil, 0, err
+			}
+			if who.token != "" {
+				req.Header.Set("Authorization", "Bearer "+who.token)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				return nil, 0, fmt.Errorf("%s %s: %w", c.method, c.path, err)
+			}
+			reason := answerReason(resp)
+			resp.Body.Close()
+			match := "yes"
+			if resp.StatusCode != want {
+				match = fmt.Sprintf("NO (want %d)", want)
+				failed++
+			}
+			rows = append(rows, fmt.Sprintf("%s %s\t%s\t%d\t%s\t%d\t%s", c.method, c.path, who.name, resp.StatusCode, reason, want, match))
+		}
+	}
+	return rows, failed, nil
+}
+
+// answerReason is the problem code of a refusal ("insufficient_scope", "invalid_token:
+// expired", ...) or "ok".
+func answerReason(resp *http.Response) string {
+	if resp.StatusCode < 400 {
+		return "ok"
+	}
+	var problem struct {
+		Code       string `json:"code"`
+		TokenError string `json:"token_error"`
+	}
+	if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&problem) != nil || problem.Code == "" {
+		return http.StatusText(resp.StatusCode)
+	}
+	if problem.TokenError != "" {
+		return problem.Code + ": " + problem.TokenError
+	}
+	return problem.Code
 }

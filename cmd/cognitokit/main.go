@@ -1,12 +1,19 @@
-// Command cognitokit works with Amazon Cognito from the shell: it runs a local Cognito and
-// a demo of the SDK against it.
+// Command cognitokit does Amazon Cognito auth from the shell: it fetches client-credentials
+// tokens, verifies tokens, checks and explains route policies, runs a local Cognito, and
+// demonstrates the SDK end to end.
 //
 // Usage:
 //
-//	cognitokit local [--addr 127.0.0.1:9229]
-//	cognitokit demo
+//	cognitokit token   [flags]                 client-credentials token (flags or COGNITO_* env)
+//	cognitokit verify  [flags] [TOKEN|-]       verify one token, or one per line from stdin
+//	cognitokit policy check FILE               validate a route policy
+//	cognitokit policy explain FILE --request "GET /orders/7" [--token T | --claims F]
+//	cognitokit local   [--addr A] [--config F] run a local Cognito until interrupted
+//	cognitokit demo                            the SDK end to end against a local Cognito
 //
-// Run `cognitokit <command> --help` for a command's flags.
+// Run `cognitokit <command> --help` for a command's flags. Exit codes: 0 success, 1 a
+// refusal or failure (invalid token, denied request, unreachable endpoint), 2 a usage or
+// configuration error.
 package main
 
 import (
@@ -17,16 +24,24 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
 const usage = `cognitokit: Amazon Cognito auth from the shell
 
 Usage:
-  cognitokit local [--addr 127.0.0.1:9229]   run a local Cognito until interrupted
-  cognitokit demo                            run the SDK end to end against a local Cognito
+  cognitokit token   [flags]                   get a client-credentials token
+  cognitokit verify  [flags] [TOKEN|-]         verify a token (or one per line from stdin)
+  cognitokit policy check FILE                 validate a route policy file
+  cognitokit policy explain FILE --request "GET /path" [--token T | --claims FILE]
+                                               show the route, decision and answer for a request
+  cognitokit local   [--addr 127.0.0.1:9229] [--config local.yaml]
+                                               run a local Cognito until interrupted
+  cognitokit demo                              run the SDK end to end against a local Cognito
 
 Run "cognitokit <command> --help" for the flags of a command.
+Exit codes: 0 success, 1 refused or failed, 2 usage or configuration error.
 `
 
 // Exit codes.
@@ -38,41 +53,63 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// env is what a command gets from the process: its arguments' streams.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitUsage
 	}
+	e := env{stdin: stdin, stdout: stdout, stderr: stderr}
 	var err error
 	switch args[0] {
+	case "token":
+		err = runToken(ctx, e, args[1:])
+	case "verify":
+		err = runVerify(ctx, e, args[1:])
+	case "policy":
+		err = runPolicy(ctx, e, args[1:])
 	case "local":
-		err = runLocal(ctx, args[1:], stdout, stderr)
+		err = runLocal(ctx, e, args[1:])
 	case "demo":
-		err = runDemo(ctx, args[1:], stdout, stderr)
-	case "help", "-h", "--help":
+		err = runDemo(ctx, e, args[1:])
+	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
 		fmt.Fprintf(stderr, "cognitokit: unknown command %q\n\n%s", args[0], usage)
 		return exitUsage
 	}
+	var ue usageError
+	var ex exitError
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
-	case errors.As(err, new(usageError)):
-		fmt.Fprintf(stderr, "cognitokit %s: %v\n", args[0], err)
+	case errors.As(err, &ex):
+		return ex.code
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "cognitokit %s: %s\n", args[0], oneLine(err))
 		return exitUsage
 	default:
-		fmt.Fprintf(stderr, "cognitokit %s: %v\n", args[0], err)
+		fmt.Fprintf(stderr, "cognitokit %s: %s\n", args[0], oneLine(err))
 		return exitFail
 	}
+}
+
+// oneLine keeps an error to one line, as errors on a terminal should be.
+func oneLine(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
 }
 
 // usageError is a mistake in the command line or configuration (exit code 2).
@@ -81,8 +118,15 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// exitError ends a command with a code after it has already reported what went wrong.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
 // newFlagSet returns a flag set that reports errors instead of exiting and prints its
-// help to stdout.
+// help, synopsis first, to stdout.
 func newFlagSet(name, synopsis string, stdout io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stdout)
@@ -93,13 +137,28 @@ func newFlagSet(name, synopsis string, stdout io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args, turning a flag error into a usageError.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+// parseFlags parses args, turning a flag error into a usageError. Flags may come before
+// or after the positional arguments.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err}
 		}
-		return usageError{err}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
 	}
-	return nil
 }
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
