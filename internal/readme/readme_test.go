@@ -1,0 +1,252 @@
+package readme
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// imports maps the package names README snippets use to their import paths.
+var imports = map[string]string{
+	"cognito":     "github.com/cognitokit/cognitokit/pkg/cognito",
+	"policy":      "github.com/cognitokit/cognitokit/pkg/policy",
+	"cognitotest": "github.com/cognitokit/cognitokit/pkg/cognitotest",
+	"redisstore":  "github.com/cognitokit/cognitokit/pkg/redisstore",
+	"redis":       "github.com/redis/go-redis/v9",
+	"oauth2":      "golang.org/x/oauth2",
+	"context":     "context",
+	"errors":      "errors",
+	"fmt":         "fmt",
+	"http":        "net/http",
+	"httptest":    "net/http/httptest",
+	"io":          "io",
+	"log":         "log",
+	"slog":        "log/slog",
+	"os":          "os",
+	"strings":     "strings",
+	"testing":     "testing",
+	"time":        "time",
+}
+
+// ambient are the variables snippets use without declaring them, as a reader would have
+// them at hand.
+var ambient = []struct{ name, typ string }{
+	{"ctx", "context.Context"},
+	{"t", "*testing.T"},
+	{"w", "http.ResponseWriter"},
+	{"r", "*http.Request"},
+	{"req", "*http.Request"},
+	{"mux", "*http.ServeMux"},
+	{"cfg", "cognito.ClientCredentialsConfig"},
+	{"authz", "*cognito.JWTAuthorizer"},
+	{"authenticator", "*cognito.ClientCredentialsAuthenticator"},
+	{"rdb", "redis.UniversalClient"},
+}
+
+type snippet struct {
+	line int // of the first code line in README.md
+	code string
+}
+
+func goSnippets(t *testing.T, readme string) []snippet {
+	t.Helper()
+	var out []snippet
+	lines := strings.Split(readme, "\n")
+	for i := 0; i < len(lines); i++ {
+		if strings.TrimSpace(lines[i]) != "```go" {
+			continue
+		}
+		start := i + 1
+		for i++; i < len(lines) && strings.TrimSpace(lines[i]) != "```"; i++ {
+		}
+		out = append(out, snippet{line: start + 1, code: strings.Join(lines[start:i], "\n")})
+	}
+	return out
+}
+
+var (
+	qualifier  = regexp.MustCompile(`\b([a-z][a-z0-9]*)\.[A-Za-z_]`)
+	importLine = regexp.MustCompile(`(?m)^\s*import\s+"[^"]+"\s*$`)
+	topFunc    = regexp.MustCompile(`(?m)^func `)
+	topDecl    = regexp.MustCompile(`^([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*:=`)
+)
+
+func used(code, name string) bool {
+	return regexp.MustCompile(`(^|[^.\w])` + regexp.QuoteMeta(name) + `\b`).MatchString(code)
+}
+
+func declared(code, name string) bool {
+	return regexp.MustCompile(`(?m)(^|[\s(,])` + regexp.QuoteMeta(name) + `(\s*,\s*\w+)*\s*:=|\bvar\s+` + regexp.QuoteMeta(name) + `\b|,\s*` +
+		regexp.QuoteMeta(name) + `\s*:=|\bfunc\s+` + regexp.QuoteMeta(name) + `\b`).MatchString(code)
+}
+
+// importsOf lists the import paths of the qualifiers a snippet uses.
+func importsOf(code string) []string {
+	var paths []string
+	for _, m := range qualifier.FindAllStringSubmatch(code, -1) {
+		if p, ok := imports[m[1]]; ok && !slices.Contains(paths, p) {
+			paths = append(paths, p)
+		}
+	}
+	slices.Sort(paths)
+	return paths
+}
+
+// wrap turns a statement snippet into a function of package snippets; declaration
+// snippets (top-level funcs) go into that package as they are; program snippets (with their
+// own package clause) are returned as a file of their own.
+func wrap(s snippet, n int) (file string, program bool) {
+	code := importLine.ReplaceAllString(s.code, "")
+	var b strings.Builder
+	if strings.Contains(code, "\npackage ") || strings.HasPrefix(code, "package ") {
+		fmt.Fprintf(&b, "//line README.md:%d\n%s\n", s.line, s.code)
+		return b.String(), true
+	}
+	if topFunc.MatchString(code) {
+		// Declarations: the snippet goes into the package as it is.
+		fmt.Fprintf(&b, "//line README.md:%d\n%s\n", s.line, code)
+		return b.String(), false
+	}
+	var params, blanks []string
+	for _, a := range ambient {
+		if used(code, a.name) && !declared(code, a.name) {
+			params = append(params, a.name+" "+a.typ)
+		}
+	}
+	for _, line := range strings.Split(code, "\n") {
+		if m := topDecl.FindStringSubmatch(line); m != nil {
+			for _, name := range strings.Split(m[1], ",") {
+				if name = strings.TrimSpace(name); name != "_" {
+					blanks = append(blanks, "_ = "+name)
+				}
+			}
+		}
+	}
+	fmt.Fprintf(&b, "func snippet%d(%s) {\n//line README.md:%d\n%s\n", n, strings.Join(params, ", "), s.line, code)
+	for _, blank := range blanks {
+		fmt.Fprintf(&b, "\t%s\n", blank)
+	}
+	b.WriteString("}\n")
+	return b.String(), false
+}
+
+func TestREADMESnippetsCompile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the README snippets with the go command")
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snippets := goSnippets(t, string(readme))
+	if len(snippets) < 10 {
+		t.Fatalf("found %d Go snippets in README.md; the parser is broken", len(snippets))
+	}
+	// The generated packages live under testdata, inside the module, so they resolve its
+	// imports; `go build ./...` and `go test ./...` never see them.
+	root, err := os.MkdirTemp("testdata", "snippets-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+
+	var funcs []string
+	var funcImports []string
+	var pkgs []string
+	for i, s := range snippets {
+		file, program := wrap(s, i)
+		if program {
+			dir := filepath.Join(root, fmt.Sprintf("program%d", i))
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(file), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			pkgs = append(pkgs, "./"+dir)
+			continue
+		}
+		funcs = append(funcs, file)
+		for _, p := range importsOf(file) {
+			if !slices.Contains(funcImports, p) {
+				funcImports = append(funcImports, p)
+			}
+		}
+	}
+	var src strings.Builder
+	src.WriteString("// Code generated by TestREADMESnippetsCompile. DO NOT EDIT.\n\npackage snippets\n\nimport (\n")
+	for _, p := range funcImports {
+		fmt.Fprintf(&src, "\t%q\n", p)
+	}
+	src.WriteString(")\n\n")
+	for _, p := range funcImports {
+		// Keep every import used even if only one snippet needed it in a type.
+		name := p[strings.LastIndex(p, "/")+1:]
+		if name == "v9" {
+			name = "redis"
+		}
+		fmt.Fprintf(&src, "var _ = %s.%s\n", name, anyExported(p))
+	}
+	src.WriteString(strings.Join(funcs, "\n"))
+	dir := filepath.Join(root, "snippets")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "snippets.go"), []byte(src.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pkgs = append(pkgs, "./"+dir)
+	cmd := exec.Command("go", append([]string{"vet"}, pkgs...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("README.md snippets do not compile (positions are README.md lines):\n%s", out)
+	}
+}
+
+// anyExported names an exported identifier of each package snippets may import, so an
+// import is never unused.
+func anyExported(path string) string {
+	switch path {
+	case "context":
+		return "Background"
+	case "errors":
+		return "New"
+	case "fmt":
+		return "Sprint"
+	case "net/http":
+		return "StatusOK"
+	case "net/http/httptest":
+		return "NewRecorder"
+	case "io":
+		return "EOF"
+	case "log":
+		return "Print"
+	case "log/slog":
+		return "Default"
+	case "os":
+		return "Getenv"
+	case "strings":
+		return "Cut"
+	case "testing":
+		return "Short"
+	case "time":
+		return "Second"
+	case "golang.org/x/oauth2":
+		return "NewClient"
+	case "github.com/cognitokit/cognitokit/pkg/cognito":
+		return "ErrInvalidConfig"
+	case "github.com/cognitokit/cognitokit/pkg/policy":
+		return "Load"
+	case "github.com/cognitokit/cognitokit/pkg/cognitotest":
+		return "DefaultConfig"
+	case "github.com/cognitokit/cognitokit/pkg/redisstore":
+		return "New"
+	case "github.com/redis/go-redis/v9":
+		return "Nil"
+	}
+	panic("no exported identifier known for " + path)
+}
