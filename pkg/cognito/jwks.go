@@ -119,12 +119,14 @@ func (c *jwksCache) key(ctx context.Context, kid string, now time.Time) (*rsa.Pu
 			return pub, set, err
 		}
 	}
+	// Inside the cooldown an unknown kid fails fast, even while a periodic refresh is in
+	// flight: an attacker's stream of made-up kids must never make callers wait.
+	if now.Before(c.cooldownUntil) {
+		c.mu.Unlock()
+		return nil, nil, refuse(ErrUnknownKey, "no key of the JWKS has the token's kid (JWKS refetch cooling down)")
+	}
 	f := c.flight
 	if f == nil {
-		if now.Before(c.cooldownUntil) {
-			c.mu.Unlock()
-			return nil, nil, refuse(ErrUnknownKey, "no key of the JWKS has the token's kid (JWKS refetch cooling down)")
-		}
 		f = c.startLocked(ctx)
 	}
 	f.unknownKid = true

@@ -200,6 +200,33 @@ func TestUnknownKidInCooldownFailsFast(t *testing.T) {
 	wantRequests(t, srv, 3)
 }
 
+// TestUnknownKidInCooldownDoesNotJoinARefresh: inside the cooldown an unknown kid fails
+// fast even while a periodic refresh is in flight (and stalled): it must not wait for it.
+func TestUnknownKidInCooldownDoesNotJoinARefresh(t *testing.T) {
+	clk := newFakeClock()
+	srv := localCognito(t, clk)
+	z := newAuthorizer(t, srv, clk, JWTAuthorizerConfig{}, WithUnknownKeyCooldown(time.Minute),
+		WithJWKSRefresh(30*time.Second), WithVerifiedCacheSize(0), shortClient())
+	valid := mintAccess(t, srv, cognitotest.TokenOptions{Client: readerClient})
+	if _, err := z.Verify(t.Context(), valid); err != nil {
+		t.Fatal(err)
+	}
+	_, err := z.Verify(t.Context(), withKid(t, valid, "first-unknown")) // starts the cooldown
+	wantReason(t, err, ErrUnknownKey)
+	wantRequests(t, srv, 2)
+
+	srv.StallNext(cognitotest.EndpointJWKS, 1, time.Minute)
+	clk.Advance(31 * time.Second) // the periodic refresh is due, the cooldown still on
+	if _, err := z.Verify(t.Context(), valid); err != nil { // starts the stalled refresh
+		t.Fatal(err)
+	}
+	_, err = z.Verify(t.Context(), withKid(t, valid, "second-unknown"))
+	wantReason(t, err, ErrUnknownKey)
+	if !strings.Contains(err.Error(), "cooling down") {
+		t.Fatalf("err = %v; want the immediate cooldown refusal, not the refresh's outcome", err)
+	}
+}
+
 // TestKeyRotation: after Cognito rotates its keys, a new token verifies after exactly one
 // refetch, and tokens of the removed keys stop verifying (cached ones included).
 func TestKeyRotation(t *testing.T) {
