@@ -5,11 +5,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/cognitokit/cognitokit/pkg/cognito"
 	"github.com/cognitokit/cognitokit/pkg/cognitotest"
@@ -269,6 +272,13 @@ func TestRedisStoppedInstancesFetchOnTheirOwnThenShareAgain(t *testing.T) {
 	}
 
 	r.Restart()
+	// go-redis's pool, after failing to dial, redials in the background once a second:
+	// wait until each instance's client reaches Redis again.
+	for i, in := range fleet {
+		eventually(t, fmt.Sprintf("instance %d's client reconnecting", i), func() bool {
+			return in.rdb.Ping(context.Background()).Err() == nil
+		})
+	}
 	clock.Advance(2 * time.Hour) // past the cooldown, and every token has expired again
 	getAll(t, fleet, 20)
 	if n := srv.Requests(cognitotest.EndpointToken); n != 1+5+5+1 {
@@ -373,5 +383,50 @@ func TestStuckLockWaitersFetchOnTheirOwn(t *testing.T) {
 	}
 	if ttl, _ := raw.PTTL(context.Background(), lock).Result(); ttl <= 0 {
 		t.Errorf("the stuck lock's TTL is %v; want one set", ttl)
+	}
+}
+
+// The ACL the README recommends is enough for the store: a fleet whose Redis user may
+// only touch its prefix, with only those commands, shares its token without a fallback.
+func TestDocumentedACLIsEnough(t *testing.T) {
+	r := startRedis(t)
+	srv, cfg := startCognito(t, nil)
+	admin := newClient(t, r.Addr())
+	ctx := context.Background()
+	if err := admin.Do(ctx, "ACL", "SETUSER", "orders-service", "on", ">pw-for-test", "~orders-service:*",
+		"+get", "+eval", "+blpop", "+set", "+del", "+pttl", "+pexpire", "+incr", "+rpush", "+exists").Err(); err != nil {
+		t.Fatal(err)
+	}
+	opts := []redisstore.Option{redisstore.WithKeyPrefix("orders-service:")}
+	fleet := make([]*instance, 3)
+	for i := range fleet {
+		rdb := redis.NewClient(&redis.Options{Addr: r.Addr(), Username: "orders-service", Password: "pw-for-test"})
+		t.Cleanup(func() { _ = rdb.Close() })
+		store, err := redisstore.New(rdb, append(patient(), opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		auth, err := cognito.NewClientCredentialsAuthenticator(cfg, cognito.WithTokenStore(store))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fleet[i] = &instance{auth: auth, store: store}
+	}
+	getAll(t, fleet, 10)
+	fleet[0].auth.Invalidate()
+	eachToken(t, fleet[:1])
+	if n := srv.Requests(cognitotest.EndpointToken); n != 2 {
+		t.Errorf("token requests = %d; want 2", n)
+	}
+	if s := sumStats(fleet); s.Fallbacks != 0 || s.Stores != 2 {
+		t.Errorf("fleet stats %+v; want no fallback under the documented ACL", s)
+	}
+	// And the user cannot reach outside its prefix.
+	other := redisstore.WithKeyPrefix("billing:")
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr(), Username: "orders-service", Password: "pw-for-test"})
+	t.Cleanup(func() { _ = rdb.Close() })
+	s, _ := redisstore.New(rdb, other)
+	if _, err := s.Load(ctx, cognito.TokenKey(cfg)); !errors.Is(err, redisstore.ErrUnavailable) {
+		t.Errorf("Load outside the prefix: %v; want refused", err)
 	}
 }

@@ -24,7 +24,7 @@ func token(name string, issued time.Time, life time.Duration) *cognito.Token {
 
 func newStore(t *testing.T, addr string, opts ...redisstore.Option) *redisstore.Store {
 	t.Helper()
-	s, err := redisstore.New(newClient(t, addr), opts...)
+	s, err := redisstore.New(newClient(t, addr), append(patient(), opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +325,7 @@ func TestCoalesceStaleHolderIsFenced(t *testing.T) {
 func TestCoalesceHolderTwoRoundTrips(t *testing.T) {
 	r := startRedis(t)
 	counter := &cmdCounter{}
-	s, err := redisstore.New(newClient(t, r.Addr(), counter))
+	s, err := redisstore.New(newClient(t, r.Addr(), counter), patient()...)
 	if err != nil {
 		t.Fatal(err)
 	}
