@@ -430,3 +430,29 @@ func TestDocumentedACLIsEnough(t *testing.T) {
 		t.Errorf("Load outside the prefix: %v; want refused", err)
 	}
 }
+
+// Expiry without refresh ahead: every instance's token stops being served at the same
+// instant, all of them miss at once, and the fleet makes one token request per lifetime.
+func TestFleetTokenExpiryOneRequestPerLifetime(t *testing.T) {
+	r := startRedis(t)
+	clock := newFakeClock()
+	srv, cfg := startCognito(t, clock.Now)
+	fleet := newFleet(t, 10, r.Addr(), cfg, []redisstore.Option{redisstore.WithClock(clock.Now)},
+		cognito.WithClock(clock.Now), cognito.WithRefreshAhead(0))
+	current := getAll(t, fleet, 20)
+	for lifetime := 1; lifetime <= 3; lifetime++ {
+		clock.Advance(59*time.Minute - time.Second)
+		if getAll(t, fleet, 5) != current {
+			t.Fatalf("lifetime %d: the token changed while still fresh", lifetime)
+		}
+		clock.Advance(time.Second) // served until expiry minus the 60s margin: now stale
+		next := getAll(t, fleet, 20)
+		if next == current {
+			t.Fatalf("lifetime %d: the fleet still serves the stale token", lifetime)
+		}
+		if n := srv.Requests(cognitotest.EndpointToken); n != int64(1+lifetime) {
+			t.Fatalf("lifetime %d: token requests = %d; want %d", lifetime, n, 1+lifetime)
+		}
+		current = next
+	}
+}

@@ -364,7 +364,7 @@ func (s *Store) lead(ctx context.Context, key string, keys []string, fence, load
 	if err == nil && len(res) == 2 {
 		if held, _ := res[0].(int64); held != 1 {
 			s.lostLocks.Add(1)
-			s.logger.LogAttrs(ctx, slog.LevelWarn, "redisstore: the fetch lock expired before the fetch ended; raise the lock TTL",
+			s.logger.LogAttrs(ctx, slog.LevelWarn, "redisstore: the fetch lock was lost before the fetch ended (it could not be renewed in time)",
 				slog.String("key", keys[0]), slog.Duration("lock_ttl", s.lockTTL))
 		}
 		if stored, _ := res[1].(int64); stored == 1 {
@@ -439,7 +439,9 @@ func (s *Store) await(ctx context.Context, wakeKey string, pttl time.Duration) (
 // leave its results where the caller reads them only when call returns nil.
 //
 // A failure (not one of ctx's own) counts as a fallback and makes Redis be left alone
-// for the cooldown; a success after a failure ends that.
+// for the cooldown; a success after a failure ends that. A call given up on may still
+// run: a lock taken that way is never released by this instance and expires after the
+// lock TTL, which the other instances then wait for at most.
 func (s *Store) call(ctx context.Context, op string, bound time.Duration, f func(context.Context) error) error {
 	if until := s.downUntil.Load(); until != 0 && s.now().UnixNano() < until {
 		s.fallbacks.Add(1)
