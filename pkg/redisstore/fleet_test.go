@@ -174,13 +174,14 @@ func TestLockHolderDiesAnotherTakesOver(t *testing.T) {
 		t.Fatalf("A stats %+v; want it holding the lock", s)
 	}
 
-	// A dies.
+	// A dies: its caller gives up (and gets its context's error at once, the fetch still
+	// stalled), then its Redis client is closed and its connection to Cognito cut.
 	cancelA()
-	_ = a.rdb.Close()
-	cut.cutAll()
 	if err := within(t, aDone, 10*time.Second, "A's caller returning"); !errors.Is(err, context.Canceled) {
 		t.Errorf("A's caller got %v; want context.Canceled", err)
 	}
+	_ = a.rdb.Close()
+	cut.cutAll()
 
 	// B finds A's lock and waits for A's token.
 	b := newInstance(t, r.Addr(), cfg, opts)
