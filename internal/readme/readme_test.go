@@ -31,6 +31,7 @@ var imports = map[string]string{
 	"strings":     "strings",
 	"testing":     "testing",
 	"time":        "time",
+	"tls":         "crypto/tls",
 }
 
 // ambient are the variables snippets use without declaring them, as a reader would have
@@ -46,6 +47,7 @@ var ambient = []struct{ name, typ string }{
 	{"authz", "*cognito.JWTAuthorizer"},
 	{"authenticator", "*cognito.ClientCredentialsAuthenticator"},
 	{"rdb", "redis.UniversalClient"},
+	{"logger", "*slog.Logger"},
 }
 
 type snippet struct {
@@ -71,7 +73,7 @@ func goSnippets(t *testing.T, readme string) []snippet {
 
 var (
 	qualifier  = regexp.MustCompile(`\b([a-z][a-z0-9]*)\.[A-Za-z_]`)
-	importLine = regexp.MustCompile(`(?m)^\s*import\s+"[^"]+"\s*$`)
+	importLine = regexp.MustCompile(`(?m)^\s*import\s+"[^"]+"\s*$|(?ms)^import \(.*?^\)\s*$`)
 	topFunc    = regexp.MustCompile(`(?m)^func `)
 	topDecl    = regexp.MustCompile(`^([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*:=`)
 )
@@ -235,6 +237,8 @@ func anyExported(path string) string {
 		return "Short"
 	case "time":
 		return "Second"
+	case "crypto/tls":
+		return "VersionTLS12"
 	case "golang.org/x/oauth2":
 		return "NewClient"
 	case "github.com/cognitokit/cognitokit/pkg/cognito":

@@ -216,7 +216,7 @@ func TestUnknownKidInCooldownDoesNotJoinARefresh(t *testing.T) {
 	wantRequests(t, srv, 2)
 
 	srv.StallNext(cognitotest.EndpointJWKS, 1, time.Minute)
-	clk.Advance(31 * time.Second) // the periodic refresh is due, the cooldown still on
+	clk.Advance(31 * time.Second)                           // the periodic refresh is due, the cooldown still on
 	if _, err := z.Verify(t.Context(), valid); err != nil { // starts the stalled refresh
 		t.Fatal(err)
 	}
