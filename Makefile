@@ -7,7 +7,7 @@ BENCHSTAT       := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c
 BENCH_COUNT     ?= 6
 BENCH_TIME      ?= 1s
 
-.PHONY: all generate build test lint check-generated bench demo clean
+.PHONY: all generate build test lint check-generated bench demo clean corpus
 
 all: check-generated lint test
 
@@ -41,6 +41,11 @@ check-generated:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=$(BENCH_COUNT) -benchtime=$(BENCH_TIME) ./pkg/... | tee bench.out
 	$(GO) run $(BENCHSTAT) bench.out
+
+## corpus: regenerate the adversarial token corpus testdata/corpus (deterministic: keys
+## and signatures derive from a fixed seed); internal/corpusgen's test fails when stale
+corpus:
+	$(GO) run ./internal/corpusgen -out testdata/corpus
 
 ## demo: the SDK end to end against the embedded local Cognito
 demo:
