@@ -6,6 +6,8 @@ STATICCHECK     := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHSTAT       := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 BENCH_COUNT     ?= 6
 BENCH_TIME      ?= 1s
+# How long `make fuzz` runs each fuzz target.
+FUZZTIME        ?= 60s
 # Where `make interop` installs the npm packages pinned in interop/package-lock.json.
 INTEROP_DIR     ?= $(or $(TMPDIR),/tmp)/cognitokit-interop
 
@@ -63,6 +65,14 @@ interop:
 	(cd "$(INTEROP_DIR)" && npm ci --no-audit --no-fund --loglevel=error --engine-strict=false); \
 	$(GO) vet -tags interop ./internal/interop/; \
 	INTEROP_DIR="$(INTEROP_DIR)" $(GO) test -tags interop -race -count=1 -v ./internal/interop/
+
+## fuzz: run each fuzz target for FUZZTIME (default 60s): Verify, the token-response
+## decoder, the policy loader and the Authorization header parser
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./pkg/cognito
+	$(GO) test -run='^$$' -fuzz='^FuzzTokenAnswer$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./pkg/cognito
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./pkg/policy
+	$(GO) test -run='^$$' -fuzz='^FuzzBearerToken$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./pkg/policy
 
 ## demo: the SDK end to end against the embedded local Cognito
 demo:
