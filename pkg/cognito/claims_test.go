@@ -157,6 +157,8 @@ func TestClaimsLogValue(t *testing.T) {
 	assertNoTokenMaterial(t, out, "")
 }
 
+const b64Chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
 // FuzzVerify: whatever the input, Verify returns claims or an *AuthorizationError whose
 // text holds no part of the token, and never panics. Two authorizers judge every input:
 // one with a key of its own, and one with the adversarial corpus's keys, configuration
@@ -209,8 +211,10 @@ func FuzzVerify(f *testing.F) {
 		if c != nil || !errors.As(err, &ae) || ReasonCode(err) == "" {
 			t.Fatalf("Verify(%q) = %v, %v", token, c, err)
 		}
+		// Long base64url runs only: error texts are words, and a short or spaced "part"
+		// could be one of them.
 		for part := range strings.SplitSeq(token, ".") {
-			if len(part) > 16 && strings.Contains(err.Error(), part) {
+			if len(part) > 16 && strings.Trim(part, b64Chars) == "" && strings.Contains(err.Error(), part) {
 				t.Fatalf("error %q holds a part of the token", err)
 			}
 		}

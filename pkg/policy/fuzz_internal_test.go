@@ -30,6 +30,7 @@ func FuzzBearerToken(f *testing.F) {
 		"", "Bearer", "Bearer ", "Bearer x", "bearer x", "BEARER a.b.c", "Bearer  x", "Bearer x ", " Bearer x",
 		"Bearer x=", "Bearer x==", "Bearer x=y", "Bearer =", "Bearer a~b+c/d-e.f_g", "Basic dXNlcjpwYXNz",
 		"Bearer\tx", "Bearer x\r\n", "Bearerx", "Bearer é", "Bearer x,Bearer y", "Token x", "MAC x",
+		"Bearer invalid_token", "Bearer malformed_token",
 	} {
 		f.Add(seed, false)
 	}
@@ -50,6 +51,13 @@ func FuzzBearerToken(f *testing.F) {
 	h := Middleware(p, recordingVerifier{&got})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		panic("a refused token reached the handler")
 	}))
+	// The fixed text of a refusal: a token that happens to be part of it ("invalid_token")
+	// is not repeated from the request.
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("Authorization", "Bearer dummy-token-of-no-interest")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	refusal := w.Body.String() + strings.Join(w.Header().Values("WWW-Authenticate"), "\n")
 	f.Fuzz(func(t *testing.T, value string, twice bool) {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.Header["Authorization"] = []string{value}
@@ -75,10 +83,10 @@ func FuzzBearerToken(f *testing.F) {
 		if got != token {
 			t.Fatalf("verifier got %q, parser %q (err %v)", got, token, err)
 		}
-		if len(token) > 8 {
-			answer := w.Body.String() + strings.Join(w.Header().Values("WWW-Authenticate"), "\n")
-			if strings.Contains(answer, token) {
-				t.Fatalf("the answer repeats the token: %s", answer)
+		if len(token) > 8 && !strings.Contains(refusal, token) {
+			text := w.Body.String() + strings.Join(w.Header().Values("WWW-Authenticate"), "\n")
+			if strings.Contains(text, token) {
+				t.Fatalf("the answer repeats the token: %s", text)
 			}
 		}
 	})
