@@ -53,7 +53,7 @@ func firstLine(b []byte) string {
 // test runs on the real clock, long after every time-dependent token has expired, where
 // the leeway changes no outcome.
 func cliArgs(f *corpus.File, jwksFile string, c corpus.Config) []string {
-	args := []string{"verify", "-", "--user-pool-id", f.UserPoolID, "--region", f.Region, "--jwks-file", jwksFile,
+	args := []string{"verify", "--user-pool-id", f.UserPoolID, "--region", f.Region, "--jwks-file", jwksFile,
 		"--token-use", c.TokenUse}
 	if c.AnyClient {
 		args = append(args, "--any-client")
@@ -67,7 +67,9 @@ func cliArgs(f *corpus.File, jwksFile string, c corpus.Config) []string {
 	for _, g := range c.Groups {
 		args = append(args, "--group", g)
 	}
-	return args
+	// "-" (read stdin) last: the standard flag package stops at the first argument that is
+	// not a flag.
+	return append(args, "-")
 }
 
 // TestCorpusCLI runs the corpus through `cognitokit verify --jwks-file F -`, one batch
