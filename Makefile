@@ -6,8 +6,12 @@ STATICCHECK     := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHSTAT       := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 BENCH_COUNT     ?= 6
 BENCH_TIME      ?= 1s
+# How long `make fuzz` runs each fuzz target.
+FUZZTIME        ?= 60s
+# Where `make interop` installs the npm packages pinned in interop/package-lock.json.
+INTEROP_DIR     ?= $(or $(TMPDIR),/tmp)/cognitokit-interop
 
-.PHONY: all generate build test lint check-generated bench demo clean
+.PHONY: all generate build test lint check-generated bench demo clean corpus interop fuzz
 
 all: check-generated lint test
 
@@ -41,6 +45,34 @@ check-generated:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=$(BENCH_COUNT) -benchtime=$(BENCH_TIME) ./pkg/... | tee bench.out
 	$(GO) run $(BENCHSTAT) bench.out
+
+## corpus: regenerate the adversarial token corpus testdata/corpus (deterministic: keys
+## and signatures derive from a fixed seed); internal/corpusgen's test fails when stale
+corpus:
+	$(GO) run ./internal/corpusgen -out testdata/corpus
+
+## interop: the corpus through aws-jwt-verify, and round trips with oauth2-mock-server and
+## oidc-provider; needs node (20 or later) and npm, skips with a message without them
+interop:
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+		echo "make interop: SKIPPED: node and npm are not installed (Node.js 20 or later is needed)"; exit 0; fi; \
+	if ! node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)'; then \
+		echo "make interop: SKIPPED: node $$(node --version) is older than 20"; exit 0; fi; \
+	set -e; \
+	mkdir -p "$(INTEROP_DIR)"; \
+	cp interop/package.json interop/package-lock.json "$(INTEROP_DIR)/"; \
+	echo "== npm ci in $(INTEROP_DIR) (node $$(node --version))"; \
+	(cd "$(INTEROP_DIR)" && npm ci --no-audit --no-fund --loglevel=error --engine-strict=false); \
+	$(GO) vet -tags interop ./internal/interop/; \
+	INTEROP_DIR="$(INTEROP_DIR)" $(GO) test -tags interop -race -count=1 -v ./internal/interop/
+
+## fuzz: run each fuzz target for FUZZTIME (default 60s): Verify, the token-response
+## decoder, the policy loader and the Authorization header parser
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./pkg/cognito
+	$(GO) test -run='^$$' -fuzz='^FuzzTokenAnswer$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./pkg/cognito
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./pkg/policy
+	$(GO) test -run='^$$' -fuzz='^FuzzBearerToken$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./pkg/policy
 
 ## demo: the SDK end to end against the embedded local Cognito
 demo:

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	adversarial "github.com/cognitokit/cognitokit/internal/corpus"
 	"github.com/cognitokit/cognitokit/pkg/cognitotest"
 )
 
@@ -156,8 +157,16 @@ func TestClaimsLogValue(t *testing.T) {
 	assertNoTokenMaterial(t, out, "")
 }
 
-// FuzzVerify: whatever the input, Verify returns claims or an *AuthorizationError, and
-// never panics. The seeds cover every structural case of the table.
+const b64Chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+// FuzzVerify: whatever the input, Verify returns claims or an *AuthorizationError whose
+// text holds no part of the token, and never panics. Two authorizers judge every input:
+// one with a key of its own, and one with the adversarial corpus's keys, configuration
+// and clock (testdata/corpus, whose every token is a seed). The corpus authorizer accepts
+// any client and token use, so that mutations get as far as they can; it may accept only
+// tokens signed by the corpus's keys, which the fuzzer cannot forge: an accepted token
+// must be one of the corpus's, byte for byte (base64url is decoded strictly, so a token
+// has one spelling).
 func FuzzVerify(f *testing.F) {
 	jwks := jwksJSON(f, rsaJWK("k1", &spareKey().PublicKey, nil))
 	z, err := NewJWTAuthorizer(JWTAuthorizerConfig{UserPoolID: poolID, AllowAnyClient: true, TokenUse: TokenUseAny},
@@ -173,17 +182,48 @@ func FuzzVerify(f *testing.F) {
 		b64s(`{"alg":"RS256","kid":"k1"}`) + "." + b64s(`{"iss":"http://127.0.0.1:9/`+poolID+`"}`) + "."} {
 		f.Add(seed)
 	}
-	f.Fuzz(func(t *testing.T, token string) {
+
+	cf, cjwks, err := adversarial.Load("")
+	if err != nil {
+		f.Fatal(err)
+	}
+	corpusNow := cf.NowTime()
+	zc, err := NewJWTAuthorizer(JWTAuthorizerConfig{UserPoolID: cf.UserPoolID, AllowAnyClient: true, TokenUse: TokenUseAny},
+		WithJWKS(cjwks), WithClock(func() time.Time { return corpusNow }))
+	if err != nil {
+		f.Fatal(err)
+	}
+	known := map[string]bool{}
+	for _, c := range cf.Cases {
+		known[c.Token] = true
+		f.Add(c.Token)
+	}
+
+	check := func(t *testing.T, z *JWTAuthorizer, token string) bool {
 		c, err := z.Verify(t.Context(), token)
 		if err == nil {
 			if c == nil || c.Sub == "" {
 				t.Fatalf("accepted %q with claims %v", token, c)
 			}
-			return
+			return true
 		}
 		var ae *AuthorizationError
 		if c != nil || !errors.As(err, &ae) || ReasonCode(err) == "" {
 			t.Fatalf("Verify(%q) = %v, %v", token, c, err)
+		}
+		// Long base64url runs only: error texts are words, and a short or spaced "part"
+		// could be one of them.
+		for part := range strings.SplitSeq(token, ".") {
+			if len(part) > 16 && strings.Trim(part, b64Chars) == "" && strings.Contains(err.Error(), part) {
+				t.Fatalf("error %q holds a part of the token", err)
+			}
+		}
+		return false
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		check(t, z, token)
+		if check(t, zc, token) && !known[token] {
+			t.Fatalf("accepted a token that is not one of the corpus's: %q", token)
 		}
 	})
 }

@@ -75,12 +75,64 @@ type joseHeader struct {
 	Crit json.RawMessage `json:"crit"`
 }
 
+// parseHeader reads alg, kid and crit by their exact names. Header parameter names are
+// case-sensitive (RFC 7515 §4), but encoding/json matches struct fields with Unicode case
+// folding: a struct decode alone would read {"alg":"none","ALG":"RS256"} as RS256, and
+// take "KID" or "\u212aid" (Kelvin sign) for the kid, a reading no other JOSE library
+// shares. So the struct decode, which is fast, is used only for headers where it cannot
+// be fooled; the others are read by exact name. Of duplicate names the last counts, as
+// RFC 7515 §4 allows.
 func parseHeader(data []byte) (joseHeader, error) {
-	var h joseHeader
-	if !isJSONObject(data) || json.Unmarshal(data, &h) != nil {
-		return joseHeader{}, refuse(ErrMalformedToken, "header is not a JSON object of string parameters")
+	if !isJSONObject(data) {
+		return joseHeader{}, errHeaderNotObject()
+	}
+	if !mayFoldHeaderName(data) {
+		var h joseHeader
+		if json.Unmarshal(data, &h) != nil {
+			return joseHeader{}, errHeaderNotObject()
+		}
+		return h, nil
+	}
+	var params map[string]json.RawMessage
+	if json.Unmarshal(data, &params) != nil {
+		return joseHeader{}, errHeaderNotObject()
+	}
+	h := joseHeader{Crit: params["crit"]}
+	if !headerString(params["alg"], &h.Alg) || !headerString(params["kid"], &h.Kid) {
+		return joseHeader{}, errHeaderNotObject()
 	}
 	return h, nil
+}
+
+// mayFoldHeaderName reports whether a header may hold a name that differs from alg, kid
+// or crit but that encoding/json would match to one: it has a backslash (an escaped
+// name), a byte outside ASCII (a Unicode case fold, such as the Kelvin sign), or an ASCII
+// spelling of one of them in another case.
+func mayFoldHeaderName(data []byte) bool {
+	for i, c := range data {
+		switch {
+		case c == '\\' || c >= 0x80:
+			return true
+		case c != '"':
+			continue
+		}
+		rest := data[i+1:]
+		for _, name := range [...]string{`alg"`, `kid"`, `crit"`} {
+			if len(rest) >= len(name) && bytes.EqualFold(rest[:len(name)], []byte(name)) && string(rest[:len(name)]) != name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func errHeaderNotObject() error {
+	return refuse(ErrMalformedToken, "header is not a JSON object of string parameters")
+}
+
+// headerString reads a string parameter into dst; absent and null leave dst empty.
+func headerString(raw json.RawMessage, dst *string) bool {
+	return raw == nil || json.Unmarshal(raw, dst) == nil
 }
 
 // parsePayload decodes the claims once, into the map Claims.Get serves from.
@@ -137,7 +189,7 @@ func newClaimsFromPayload(raw map[string]any) (*Claims, error) {
 		return nil, err
 	}
 	if scope != "" {
-		c.Scopes = strings.Fields(scope)
+		c.Scopes = splitScope(scope)
 	}
 	if c.Groups, err = stringList(raw, "cognito:groups", false); err != nil {
 		return nil, err
@@ -174,6 +226,19 @@ func newClaimsFromPayload(raw map[string]any) (*Claims, error) {
 		c.ClientID = clientID
 	}
 	return c, nil
+}
+
+// splitScope splits a scope claim on spaces only: scope tokens are space-delimited and
+// contain no whitespace (RFC 6749 §3.3), so in "a\tb" the tab is part of one scope name,
+// not a separator that would grant b. Runs of spaces separate like one.
+func splitScope(scope string) []string {
+	out := make([]string, 0, strings.Count(scope, " ")+1)
+	for s := range strings.SplitSeq(scope, " ") {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // stringList reads a claim that is a JSON array of strings or, when single is true, also a
