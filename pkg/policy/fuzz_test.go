@@ -44,9 +44,12 @@ func FuzzParse(f *testing.F) {
 	// The OpenAPI document a policy may import is looked up next to the policy's name:
 	// testdata holds api.yaml.
 	name := filepath.Join("testdata", "fuzzed.yaml")
-	claims := []*cognito.Claims{nil, cognito.NewClaims(map[string]any{"custom:tenant": "acme", "email_verified": true})}
-	claims[1].Sub, claims[1].ClientID, claims[1].TokenUse = "s", "c1", "access"
-	claims[1].Scopes, claims[1].Groups = []string{"a", "orders/read"}, []string{"g", "admin"}
+	user, err := cognito.NewClaims(map[string]any{"custom:tenant": "acme", "email_verified": true, "sub": "s",
+		"client_id": "c1", "token_use": "access", "scope": "a orders/read", "cognito:groups": []any{"g", "admin"}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	claims := []*cognito.Claims{nil, user}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// A policy is trusted configuration: an import of a device or /proc file is not an
 		// input worth fuzzing (and /dev/zero never ends).
