@@ -3,6 +3,8 @@ package policy
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -21,8 +23,12 @@ import (
 // no security at all, neither their own nor the document's, get no route and fall to the
 // policy's default.
 func importOpenAPI(file, scheme string) ([]routeSpec, error) {
+	data, err := readCapped(file, maxPolicyFile)
+	if err != nil {
+		return nil, fmt.Errorf("openapi: %v", err)
+	}
 	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromFile(file)
+	doc, err := loader.LoadFromDataWithPath(data, &url.URL{Path: filepath.ToSlash(file)})
 	if err != nil {
 		return nil, fmt.Errorf("openapi: load %s: %v", file, err)
 	}

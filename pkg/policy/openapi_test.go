@@ -99,3 +99,13 @@ paths:
 		t.Errorf("unknown scheme: %v", err)
 	}
 }
+
+func TestImportedDocumentMustBeARegularFile(t *testing.T) {
+	_, err := policy.Parse([]byte("version: 1\nopenapi: {file: /dev/zero, security_scheme: cognito}\n"), "routes.yaml")
+	if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("importing /dev/zero: %v", err)
+	}
+	if _, err := policy.Load("/dev/zero"); err == nil {
+		t.Fatal("Load(/dev/zero) succeeded")
+	}
+}

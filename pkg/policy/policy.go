@@ -77,19 +77,34 @@ type Decision struct {
 // Load reads and compiles the policy file at path. An OpenAPI document it imports is
 // resolved relative to the file's directory.
 func Load(path string) (*Policy, error) {
-	f, err := os.Open(path)
+	data, err := readCapped(path, maxPolicyFile)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxPolicyFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("policy: read %s: %w", path, err)
-	}
-	if len(data) > maxPolicyFile {
-		return nil, fmt.Errorf("policy: %s is larger than %d bytes", path, maxPolicyFile)
-	}
 	return Parse(data, path)
+}
+
+// readCapped reads a regular file of at most limit bytes: policies and the documents they
+// import are configuration, but a device or a runaway file must not hang or exhaust a load.
+func readCapped(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
+	}
+	return data, nil
 }
 
 // Parse compiles a policy document. name appears in error positions ("name:line:col")
