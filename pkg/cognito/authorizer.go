@@ -323,9 +323,11 @@ func (z *JWTAuthorizer) verify(ctx context.Context, token string, now time.Time)
 	if err != nil {
 		return nil, err
 	}
-	header, err := parseHeader(jws.header)
-	if err != nil {
-		return nil, err
+	header, ok := scanHeader(jws.header)
+	if !ok {
+		if header, err = parseHeader(jws.header); err != nil {
+			return nil, err
+		}
 	}
 	if header.Alg != "RS256" {
 		return nil, refuse(ErrAlgorithmNotAllowed, "alg is not RS256")
@@ -336,11 +338,22 @@ func (z *JWTAuthorizer) verify(ctx context.Context, token string, now time.Time)
 	if len(header.Crit) > 0 {
 		return nil, refuse(ErrUnsupportedHeader, "header has crit; no critical extension is supported")
 	}
-	raw, err := parsePayload(jws.payload)
-	if err != nil {
-		return nil, err
+	// The fast path (scan.go) reads the claims now, but nothing of them but iss is used
+	// before the signature is checked; the general path decodes them after it.
+	claims, hasIss, ok := scanClaims(jws.payload)
+	var raw map[string]any
+	var iss any
+	if ok {
+		if hasIss {
+			iss = claims.Issuer
+		}
+	} else {
+		if raw, err = parsePayload(jws.payload); err != nil {
+			return nil, err
+		}
+		iss = raw["iss"]
 	}
-	keys, err := z.keysFor(raw["iss"])
+	keys, err := z.keysFor(iss)
 	if err != nil {
 		return nil, err
 	}
@@ -351,9 +364,10 @@ func (z *JWTAuthorizer) verify(ctx context.Context, token string, now time.Time)
 	if !verifyRS256(pub, jws.signingInput, jws.signature) {
 		return nil, refuse(ErrInvalidSignature, "signature does not verify with the key the kid names")
 	}
-	claims, err := newClaimsFromPayload(raw)
-	if err != nil {
-		return nil, err
+	if claims == nil {
+		if claims, err = newClaimsFromPayload(raw); err != nil {
+			return nil, err
+		}
 	}
 	z.pickClient(claims)
 	if err := z.checkClaims(claims, now); err != nil {
@@ -383,8 +397,8 @@ func (z *JWTAuthorizer) keysFor(iss any) (*jwksCache, error) {
 	return nil, refuse(ErrInvalidIssuer, "iss is not an issuer of the user pool")
 }
 
-func verifyRS256(pub *rsa.PublicKey, signingInput string, sig []byte) bool {
-	digest := sha256.Sum256([]byte(signingInput))
+func verifyRS256(pub *rsa.PublicKey, signingInput, sig []byte) bool {
+	digest := sha256.Sum256(signingInput)
 	return rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig) == nil
 }
 
