@@ -6,8 +6,14 @@ STATICCHECK     := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHSTAT       := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 BENCH_COUNT     ?= 6
 BENCH_TIME      ?= 1s
+# bench-peers: runs per benchmark, and seconds per run of the Node runner
+PEERS_COUNT     ?= 6
+PEERS_TIME      ?= 1s
+NODE_SECONDS    ?= 1
+# load: seconds of load per phase (with the policy middleware, then without)
+LOAD_DURATION   ?= 30s
 
-.PHONY: all generate build test lint check-generated bench demo clean
+.PHONY: all generate build test lint check-generated bench bench-peers load demo clean
 
 all: check-generated lint test
 
@@ -42,9 +48,20 @@ bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=$(BENCH_COUNT) -benchtime=$(BENCH_TIME) ./pkg/... | tee bench.out
 	$(GO) run $(BENCHSTAT) bench.out
 
+## bench-peers: cognitokit side by side with go-oidc, keyfunc+golang-jwt, jwx and (when node
+## and npm are installed) aws-jwt-verify, on one token corpus; one table in bench/results.md.
+## bench/ is its own module: `make test` and `make bench` never enter it.
+bench-peers:
+	GO=$(GO) PEERS_COUNT=$(PEERS_COUNT) PEERS_TIME=$(PEERS_TIME) NODE_SECONDS=$(NODE_SECONDS) bench/peers.sh
+
+## load: the example service stack on loopback under the repeated-token mix, with and
+## without the policy middleware (LOAD_DURATION per phase)
+load:
+	cd bench && $(GO) run ./cmd/load -duration=$(LOAD_DURATION) -routes=../examples/orders/routes.yaml
+
 ## demo: the SDK end to end against the embedded local Cognito
 demo:
 	$(GO) run ./cmd/cognitokit demo
 
 clean:
-	rm -f bench.out
+	rm -f bench.out bench/peers.out bench/node.out bench/results.md
