@@ -2,15 +2,22 @@ package bench
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"sync"
 	"testing"
 
 	"github.com/cognitokit/cognitokit/bench/corpus"
 )
 
-// loadCorpus reads the corpus gencorpus wrote; `make bench-peers` writes it first.
+// loadCorpus reads the corpus gencorpus wrote (`make bench-peers` writes it first), or,
+// on a fresh clone, mints one in memory (a few seconds) so that `go test ./...` works.
 var loadCorpus = sync.OnceValues(func() (*corpus.Corpus, error) {
-	return corpus.Load(corpus.DefaultPath)
+	c, err := corpus.Load(corpus.DefaultPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return corpus.Generate(corpus.Options{Seed: 1})
+	}
+	return c, err
 })
 
 func testCorpus(tb testing.TB) *corpus.Corpus {
