@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // BenchmarkVerify runs every library over the shared corpus:
@@ -34,6 +35,43 @@ func BenchmarkVerify(b *testing.B) {
 			b.Run("corpus=mix", func(b *testing.B) { benchSerial(b, lib, mix) })
 			b.Run("corpus=distinct-parallel", func(b *testing.B) { benchParallel(b, lib, c.Distinct) })
 			b.Run("corpus=mix-parallel", func(b *testing.B) { benchParallel(b, lib, mix) })
+		})
+	}
+}
+
+// BenchmarkInterleaved sends each token through every Go library in turn, timing each
+// call, and reports each library's ns/op: every library sees the same moment of machine
+// load, so on a shared machine the comparison holds where separate benchmarks, seconds
+// apart, may not. ns/op is the sum over the libraries.
+func BenchmarkInterleaved(b *testing.B) {
+	c := testCorpus(b)
+	mix := c.MixSequence()
+	for _, corpus := range []struct {
+		name   string
+		tokens []string
+	}{{"distinct", c.Distinct}, {"mix", mix}} {
+		b.Run("corpus="+corpus.name, func(b *testing.B) {
+			libs := Libraries()
+			ins := make([]*instances, len(libs))
+			for j, lib := range libs {
+				ins[j] = newInstances(b, lib, corpus.tokens)
+			}
+			spent := make([]time.Duration, len(libs))
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := range b.N {
+				tok := corpus.tokens[i%len(corpus.tokens)]
+				for j, in := range ins {
+					t0 := time.Now()
+					if err := in.get(i).Verify(ctx, tok); err != nil {
+						b.Fatal(err)
+					}
+					spent[j] += time.Since(t0)
+				}
+			}
+			for j, lib := range libs {
+				b.ReportMetric(float64(spent[j])/float64(b.N), lib.Name+"-ns/op")
+			}
 		})
 	}
 }

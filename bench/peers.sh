@@ -38,7 +38,7 @@ fi
 
 for round in $(seq "$count"); do
 	echo "== round $round of $count"
-	"$tmp/bench.test" -test.run '^$' -test.bench '^Benchmark(Verify|RSA)$' -test.benchmem \
+	"$tmp/bench.test" -test.run '^$' -test.bench '^Benchmark(Verify|RSA|Interleaved)$' -test.benchmem \
 		-test.count 1 -test.benchtime "$benchtime" | tee -a peers.out
 	if [ -n "$node_module" ]; then
 		node node/verify.cjs "$node_module" testdata/corpus.json 1 "$node_seconds" | tee -a node.out

@@ -62,9 +62,20 @@ type results struct {
 	runs  map[string]map[string]*sample
 	notes []string
 	cpu   string
+	// interleaved[corpus][lib]: ns/op of BenchmarkInterleaved's runs; libs in order seen.
+	interleaved     map[string]map[string][]float64
+	interleavedLibs []string
 }
 
-func newResults() *results { return &results{runs: map[string]map[string]*sample{}} }
+func newResults() *results {
+	return &results{runs: map[string]map[string]*sample{}, interleaved: map[string]map[string][]float64{}}
+}
+
+// BenchmarkInterleaved/corpus=<corpus>-<procs> <n> <ns> ns/op <v> <lib>-ns/op ...
+var (
+	interleavedLine = regexp.MustCompile(`^BenchmarkInterleaved/corpus=([a-z]+)(?:-\d+)?\s`)
+	libMetric       = regexp.MustCompile(`([\d.]+) (\S+)-ns/op`)
+)
 
 // Benchmark{Verify,RSA}/lib=<lib>/corpus=<corpus>[-procs] <n> <ns> ns/op [<b> B/op <a> allocs/op]
 var benchLine = regexp.MustCompile(`^Benchmark(Verify|RSA)/lib=([^/]+)/corpus=([a-z-]+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op(?:\s+[\d.]+ B/op\s+([\d.]+) allocs/op)?`)
@@ -80,6 +91,24 @@ func (r *results) read(f io.Reader) error {
 			if note := strings.TrimPrefix(line, "# "); !slices.Contains(r.notes, note) {
 				r.notes = append(r.notes, note)
 			}
+		}
+		if m := interleavedLine.FindStringSubmatch(line); m != nil {
+			byLib := r.interleaved[m[1]]
+			if byLib == nil {
+				byLib = map[string][]float64{}
+				r.interleaved[m[1]] = byLib
+			}
+			for _, lm := range libMetric.FindAllStringSubmatch(line, -1) {
+				v, err := strconv.ParseFloat(lm[1], 64)
+				if err != nil {
+					return fmt.Errorf("%q: %v", line, err)
+				}
+				if !slices.Contains(r.interleavedLibs, lm[2]) {
+					r.interleavedLibs = append(r.interleavedLibs, lm[2])
+				}
+				byLib[lm[2]] = append(byLib[lm[2]], v)
+			}
+			continue
 		}
 		m := benchLine.FindStringSubmatch(line)
 		if m == nil {
@@ -211,7 +240,32 @@ func (r *results) writeTargets(w io.Writer) {
 			fastest = false
 		}
 	}
-	fmt.Fprintf(w, "- cognitokit faster than every Go peer (%s) on both corpora: **%s**\n", strings.Join(goPeers, ", "), yesNo(fastest))
+	fmt.Fprintf(w, "- cognitokit faster than every Go peer (%s) on both corpora, separate benchmarks: **%s**\n", strings.Join(goPeers, ", "), yesNo(fastest))
+	if len(r.interleaved) > 0 {
+		fastest = true
+		var parts []string
+		for _, corpus := range []string{"distinct", "mix"} {
+			byLib := r.interleaved[corpus]
+			selfNs, ok := median(byLib[self])
+			if !ok {
+				continue
+			}
+			var cells []string
+			for _, lib := range r.interleavedLibs {
+				v, ok := median(byLib[lib])
+				if !ok {
+					continue
+				}
+				cells = append(cells, fmt.Sprintf("%s %s ns", lib, thousands(v)))
+				if lib != self && v <= selfNs {
+					fastest = false
+				}
+			}
+			parts = append(parts, corpus+": "+strings.Join(cells, ", "))
+		}
+		fmt.Fprintf(w, "- the same, interleaved (each token through every Go library in turn, so all see the same load): **%s**; %s\n",
+			yesNo(fastest), strings.Join(parts, "; "))
+	}
 	selfRate, _, okS := r.perSecond(self, "distinct")
 	nodeRate, _, okN := r.perSecond(node, "distinct")
 	if okS && okN {
