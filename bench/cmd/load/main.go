@@ -35,6 +35,7 @@ import (
 
 type config struct {
 	duration    time.Duration
+	window      time.Duration
 	warmup      time.Duration
 	routes      string
 	workers     int
@@ -46,6 +47,7 @@ type config struct {
 func main() {
 	var cfg config
 	flag.DurationVar(&cfg.duration, "duration", 30*time.Second, "load per phase")
+	flag.DurationVar(&cfg.window, "window", 2*time.Second, "the phases alternate in windows this long")
 	flag.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "unmeasured load before each phase")
 	flag.StringVar(&cfg.routes, "routes", "../examples/orders/routes.yaml", "route policy of the service")
 	flag.IntVar(&cfg.workers, "c", 8, "concurrent clients (keep-alive connections)")
@@ -53,9 +55,9 @@ func main() {
 	flag.IntVar(&cfg.tokens, "tokens", 50, "distinct tokens of the repeated-token mix")
 	flag.IntVar(&cfg.mix, "mix", 10_000, "requests of the mix sequence the clients cycle through")
 	flag.Parse()
-	if cfg.duration <= 0 || cfg.duration > time.Hour || cfg.workers < 1 || cfg.workers > 1024 ||
+	if cfg.duration <= 0 || cfg.duration > time.Hour || cfg.window <= 0 || cfg.workers < 1 || cfg.workers > 1024 ||
 		cfg.maxRequests < 1 || cfg.tokens < 1 || cfg.mix < cfg.workers {
-		fmt.Fprintln(os.Stderr, "load: -duration must be in (0, 1h], -c in [1, 1024], -max-requests and -tokens positive, -mix at least -c")
+		fmt.Fprintln(os.Stderr, "load: -duration must be in (0, 1h], -window positive, -c in [1, 1024], -max-requests and -tokens positive, -mix at least -c")
 		os.Exit(2)
 	}
 	// Bounded whatever happens: the two phases, their warm-ups, and a minute to spare.
@@ -134,27 +136,36 @@ func run(ctx context.Context, cfg config) error {
 		}
 	}
 
-	fmt.Printf("load: GOMAXPROCS %d, %d clients, %s per phase (after %s warm-up), %d requests over %d tokens (Zipf), routes %s\n",
-		runtime.GOMAXPROCS(0), cfg.workers, cfg.duration, cfg.warmup, len(mix), cfg.tokens, cfg.routes)
-	var results []phaseResult
-	for _, ph := range []struct{ name, base string }{
-		{"unprotected (ServeMux only)", open},
-		{"policy.Middleware + JWTAuthorizer", protected},
-	} {
+	fmt.Printf("load: GOMAXPROCS %d, %d clients, %s per phase in alternating %s windows (after %s warm-up each), %d requests over %d tokens (Zipf), routes %s\n",
+		runtime.GOMAXPROCS(0), cfg.workers, cfg.duration, cfg.window, cfg.warmup, len(mix), cfg.tokens, cfg.routes)
+	phases := []*phaseResult{
+		{name: "unprotected (ServeMux only)", base: open},
+		{name: "policy.Middleware + JWTAuthorizer", base: protected},
+	}
+	for _, ph := range phases {
 		if cfg.warmup > 0 {
 			if _, err := drive(ctx, client, ph.base, mix, cfg.workers, cfg.warmup, cfg.maxRequests); err != nil {
 				return err
 			}
 		}
-		runtime.GC()
-		r, err := drive(ctx, client, ph.base, mix, cfg.workers, cfg.duration, cfg.maxRequests)
-		if err != nil {
-			return err
-		}
-		r.name = ph.name
-		results = append(results, r)
 	}
-	printTable(os.Stdout, results)
+	// The phases take turns, window by window, so that both see the same machine (on a
+	// shared machine, two phases run one after the other see different loads).
+	for done := time.Duration(0); done < cfg.duration; done += cfg.window {
+		w := min(cfg.window, cfg.duration-done)
+		for _, ph := range phases {
+			if ph.requests >= cfg.maxRequests {
+				continue
+			}
+			runtime.GC()
+			r, err := drive(ctx, client, ph.base, mix, cfg.workers, w, cfg.maxRequests-ph.requests)
+			if err != nil {
+				return fmt.Errorf("%s: %w", ph.name, err)
+			}
+			ph.add(r)
+		}
+	}
+	printTable(os.Stdout, phases)
 	return nil
 }
 
@@ -253,20 +264,51 @@ func send(ctx context.Context, client *http.Client, base string, r request) (int
 	return resp.StatusCode, nil
 }
 
+// phaseResult is what one phase measured over its windows.
 type phaseResult struct {
-	name           string
+	name, base     string
 	requests       int
 	errors         int
 	elapsed        time.Duration
+	latencies      []time.Duration
 	p50, p99, p999 time.Duration
-	heapInUse      uint64
-	rss, peakRSS   uint64 // bytes; 0 when unknown
+	heapInUse      uint64 // largest after a window
 	gcs            uint32
+}
+
+// windowResult is what drive measured in one window.
+type windowResult struct {
+	errors    int
+	elapsed   time.Duration
+	latencies []time.Duration
+	heapInUse uint64
+	gcs       uint32
+}
+
+func (p *phaseResult) add(w windowResult) {
+	p.requests += len(w.latencies)
+	p.errors += w.errors
+	p.elapsed += w.elapsed
+	p.latencies = append(p.latencies, w.latencies...)
+	p.heapInUse = max(p.heapInUse, w.heapInUse)
+	p.gcs += w.gcs
+}
+
+// percentiles sets p50, p99 and p99.9 from the latencies of every window.
+func (p *phaseResult) percentiles() {
+	if len(p.latencies) == 0 {
+		return
+	}
+	slices.Sort(p.latencies)
+	pct := func(q float64) time.Duration {
+		return p.latencies[min(len(p.latencies)-1, int(q*float64(len(p.latencies))))]
+	}
+	p.p50, p.p99, p.p999 = pct(0.50), pct(0.99), pct(0.999)
 }
 
 // drive runs workers clients for d (or until maxRequests were sent), each cycling through
 // mix from its own starting point, and measures every request.
-func drive(ctx context.Context, client *http.Client, base string, mix []request, workers int, d time.Duration, maxRequests int) (phaseResult, error) {
+func drive(ctx context.Context, client *http.Client, base string, mix []request, workers int, d time.Duration, maxRequests int) (windowResult, error) {
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 	ctx, cancel := context.WithTimeout(ctx, d)
@@ -281,13 +323,15 @@ func drive(ctx context.Context, client *http.Client, base string, mix []request,
 	start := time.Now()
 	for w := range workers {
 		wg.Go(func() {
-			i := w * len(mix) / workers
-			samples := make([]time.Duration, 0, 1<<16)
+			// Each client starts at its own point of the mix; the point moves with time so
+			// that successive windows do not replay the same requests.
+			i := (w*len(mix)/workers + int(start.UnixNano()/int64(time.Millisecond))) % len(mix)
+			samples := make([]time.Duration, 0, 1<<14)
 			for ctx.Err() == nil && budget.Add(-1) >= 0 {
 				t0 := time.Now()
 				status, err := send(ctx, client, base, mix[i])
 				if ctx.Err() != nil {
-					break // cut short by the end of the phase: not a sample
+					break // cut short by the end of the window: not a sample
 				}
 				samples = append(samples, time.Since(t0))
 				if err != nil || status != http.StatusOK {
@@ -302,27 +346,21 @@ func drive(ctx context.Context, client *http.Client, base string, mix []request,
 		})
 	}
 	wg.Wait()
-	r := phaseResult{elapsed: time.Since(start)}
-	var all []time.Duration
+	r := windowResult{elapsed: time.Since(start)}
 	for w := range workers {
-		all = append(all, lat[w]...)
+		r.latencies = append(r.latencies, lat[w]...)
 		r.errors += errs[w]
 	}
-	r.requests = len(all)
-	if r.requests == 0 {
+	if len(r.latencies) == 0 {
 		return r, errors.New("no request completed")
 	}
-	if r.errors > r.requests/100 {
-		return r, fmt.Errorf("%d of %d requests failed; first: %v", r.errors, r.requests, firstErr)
+	if r.errors > len(r.latencies)/100 {
+		return r, fmt.Errorf("%d of %d requests failed; first: %v", r.errors, len(r.latencies), firstErr)
 	}
-	slices.Sort(all)
-	pct := func(p float64) time.Duration { return all[min(len(all)-1, int(p*float64(len(all))))] }
-	r.p50, r.p99, r.p999 = pct(0.50), pct(0.99), pct(0.999)
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
 	r.heapInUse = after.HeapInuse
 	r.gcs = after.NumGC - before.NumGC
-	r.rss, r.peakRSS = procRSS()
 	return r, nil
 }
 
@@ -355,22 +393,24 @@ func procRSS() (rss, peak uint64) {
 	return rss, peak
 }
 
-func printTable(w io.Writer, results []phaseResult) {
+func printTable(w io.Writer, phases []*phaseResult) {
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| phase | requests | requests/s | p50 | p99 | p99.9 | failed | GCs | heap in use | RSS (peak) |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-	for _, r := range results {
-		fmt.Fprintf(w, "| %s | %d | %.0f | %s | %s | %s | %d | %d | %s | %s (%s) |\n", r.name, r.requests,
-			float64(r.requests)/r.elapsed.Seconds(), us(r.p50), us(r.p99), us(r.p999), r.errors, r.gcs,
-			mib(r.heapInUse), mib(r.rss), mib(r.peakRSS))
+	fmt.Fprintln(w, "| phase | requests | requests/s | p50 | p99 | p99.9 | failed | GCs | heap in use (largest) |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, r := range phases {
+		r.percentiles()
+		fmt.Fprintf(w, "| %s | %d | %.0f | %s | %s | %s | %d | %d | %s |\n", r.name, r.requests,
+			float64(r.requests)/r.elapsed.Seconds(), us(r.p50), us(r.p99), us(r.p999), r.errors, r.gcs, mib(r.heapInUse))
 	}
-	if len(results) == 2 {
-		open, prot := results[0], results[1]
+	if len(phases) == 2 {
+		open, prot := phases[0], phases[1]
 		ratio := (float64(prot.requests) / prot.elapsed.Seconds()) / (float64(open.requests) / open.elapsed.Seconds())
-		fmt.Fprintf(w, "\nwith the middleware: %.1f%% of the unprotected requests/s; p50 %+.1f µs, p99 %+.1f µs\n",
+		fmt.Fprintf(w, "\nwith the middleware: %.1f%% of the unprotected requests/s; p50 %+.0f µs, p99 %+.0f µs\n",
 			100*ratio, float64(prot.p50-open.p50)/1e3, float64(prot.p99-open.p99)/1e3)
 	}
-	fmt.Fprintln(w, "\nMemory is the whole process: service, local Cognito and load generator (latency samples included).")
+	rss, peak := procRSS()
+	fmt.Fprintf(w, "process memory at the end: RSS %s, peak RSS %s (service, local Cognito and load generator with its latency samples)\n",
+		mib(rss), mib(peak))
 }
 
 func us(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e3, 'f', 0, 64) + " µs" }
