@@ -270,7 +270,7 @@ func (r *results) writeTargets(w io.Writer) {
 	nodeRate, _, okN := r.perSecond(node, "distinct")
 	if okS && okN {
 		ratio := selfRate / nodeRate
-		fmt.Fprintf(w, "- cognitokit verifications/s per process (every core) ÷ aws-jwt-verify's (verifySync, one thread), distinct corpus: **%.2f×** (target ≥ 1.8×: %s)\n",
+		fmt.Fprintf(w, "- cognitokit verifications/s per process (every core) ÷ aws-jwt-verify's (verifySync, one thread), distinct corpus: **%.3f×** (target ≥ 1.8×: %s)\n",
 			ratio, metMissed(ratio >= 1.8))
 		nodeNs, _ := r.ns(node, "distinct")
 		cores := math.Ceil(1.8 * selfD / nodeNs)
