@@ -21,10 +21,13 @@ type compactJWS struct {
 	header       []byte
 	payload      []byte
 	signature    []byte
+	buf          []byte // holds the four above
 }
 
 // splitJWS splits and decodes a compact JWS. It refuses anything but three base64url parts.
-func splitJWS(token string) (compactJWS, error) {
+// It decodes into scratch when it is large enough (nil is fine): the parts then alias
+// scratch, and nothing may keep them once the caller reuses it.
+func splitJWS(token string, scratch []byte) (compactJWS, error) {
 	if token == "" {
 		return compactJWS{}, refuse(ErrMalformedToken, "token is empty")
 	}
@@ -44,13 +47,17 @@ func splitJWS(token string) (compactJWS, error) {
 	if strings.IndexByte(token, '\n') >= 0 || strings.IndexByte(token, '\r') >= 0 {
 		return compactJWS{}, refuse(ErrMalformedToken, "token contains a line break")
 	}
-	// One allocation for the signing input (copied, so that hashing it allocates nothing)
-	// and the three decoded parts, laid out signing input, header, signature, payload:
-	// the Claims of the fast path keep a copy of the payload, not the buffer.
+	// One buffer for the signing input (copied, so that hashing it allocates nothing) and
+	// the three decoded parts, laid out signing input, header, signature, payload.
 	h, p, sig := token[:first], token[first+1:second], token[second+1:]
 	hn, sn := b64.DecodedLen(len(h)), b64.DecodedLen(len(sig))
-	buf := make([]byte, second+hn+sn+b64.DecodedLen(len(p)))
-	jws := compactJWS{signingInput: buf[:second:second]}
+	size := second + hn + sn + b64.DecodedLen(len(p))
+	buf := scratch[:cap(scratch)]
+	if len(buf) < size {
+		buf = make([]byte, size)
+	}
+	buf = buf[:size]
+	jws := compactJWS{signingInput: buf[:second:second], buf: buf}
 	copy(jws.signingInput, token)
 	buf = buf[second:]
 	var ok bool

@@ -207,3 +207,76 @@ func TestLazyClaimsConcurrentGet(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestVerifyScratchReuse: the decoding buffer is reused from one Verify to the next, so
+// nothing Verify returns may point into it. Distinct tokens, on both the fast and the
+// general path, verified from several goroutines with the verified cache off; every
+// returned Claims is checked again once all the buffers have been reused many times.
+func TestVerifyScratchReuse(t *testing.T) {
+	clk := newFakeClock()
+	srv := localCognito(t, clk)
+	z := newAuthorizer(t, srv, clk, JWTAuthorizerConfig{ClientIDs: []string{readerClient, writerClient}},
+		WithVerifiedCacheSize(0))
+	type want struct{ token, jti, tenant string }
+	var wants []want
+	for i := range 40 {
+		tenant := "t" + strings.Repeat("x", i)
+		if i%2 == 1 {
+			tenant += `"é` // escapes and non-ASCII: the general path
+		}
+		o := cognitotest.TokenOptions{Client: readerClient, Username: "alice", Claims: map[string]any{"custom:tenant": tenant}}
+		if i%3 == 0 {
+			o.Client, o.Username = writerClient, ""
+		}
+		tok := mintAccess(t, srv, o)
+		_, _, ok := scanClaims(mustPayload(t, tok))
+		if ok != (i%2 == 0) {
+			t.Fatalf("token %d: fast path %v", i, ok)
+		}
+		raw, _ := parsePayload(mustPayload(t, tok))
+		wants = append(wants, want{token: tok, jti: raw["jti"].(string), tenant: tenant})
+	}
+	got := make([][]*Claims, 4)
+	var wg sync.WaitGroup
+	for g := range got {
+		wg.Go(func() {
+			for round := range 5 {
+				for i := range wants {
+					w := wants[(i+g*7+round)%len(wants)]
+					c, err := z.Verify(t.Context(), w.token)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					got[g] = append(got[g], c)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	byJTI := map[string]want{}
+	for _, w := range wants {
+		byJTI[w.jti] = w
+	}
+	for _, cs := range got {
+		for _, c := range cs {
+			w, ok := byJTI[c.JTI]
+			if !ok {
+				t.Fatalf("claims with unknown jti %q", c.JTI)
+			}
+			if v, _ := c.Get("custom:tenant"); v != w.tenant || c.Raw()["jti"] != w.jti || c.Issuer != srv.Issuer(poolID) {
+				t.Fatalf("claims of %s changed: tenant %v, raw jti %v, iss %q", w.jti, v, c.Raw()["jti"], c.Issuer)
+			}
+		}
+	}
+}
+
+func mustPayload(t *testing.T, tok string) []byte {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	p, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
