@@ -11,7 +11,14 @@ FUZZTIME        ?= 60s
 # Where `make interop` installs the npm packages pinned in interop/package-lock.json.
 INTEROP_DIR     ?= $(or $(TMPDIR),/tmp)/cognitokit-interop
 
-.PHONY: all generate build test lint check-generated bench demo clean corpus interop fuzz
+# bench-peers: runs per benchmark, and seconds per run of the Node runner
+PEERS_COUNT     ?= 6
+PEERS_TIME      ?= 1s
+NODE_SECONDS    ?= 1
+# load: seconds of load per phase (with the policy middleware, then without)
+LOAD_DURATION   ?= 30s
+
+.PHONY: all generate build test lint check-generated bench bench-peers load demo clean corpus interop fuzz
 
 all: check-generated lint test
 
@@ -73,10 +80,20 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzTokenAnswer$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./pkg/cognito
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./pkg/policy
 	$(GO) test -run='^$$' -fuzz='^FuzzBearerToken$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./pkg/policy
+## bench-peers: cognitokit side by side with go-oidc, keyfunc+golang-jwt, jwx and (when node
+## and npm are installed) aws-jwt-verify, on one token corpus; one table in bench/results.md.
+## bench/ is its own module: `make test` and `make bench` never enter it.
+bench-peers:
+	GO=$(GO) PEERS_COUNT=$(PEERS_COUNT) PEERS_TIME=$(PEERS_TIME) NODE_SECONDS=$(NODE_SECONDS) bench/peers.sh
+
+## load: the example service stack on loopback under the repeated-token mix, with and
+## without the policy middleware (LOAD_DURATION per phase)
+load:
+	cd bench && $(GO) run ./cmd/load -duration=$(LOAD_DURATION) -routes=../examples/orders/routes.yaml
 
 ## demo: the SDK end to end against the embedded local Cognito
 demo:
 	$(GO) run ./cmd/cognitokit demo
 
 clean:
-	rm -f bench.out
+	rm -f bench.out bench/peers.out bench/node.out bench/results.md

@@ -42,6 +42,8 @@ type Claims struct {
 	// raw holds every claim as decoded from JSON (strings, float64 numbers, bools,
 	// []any, map[string]any), including custom:* attributes and unknown claims.
 	raw map[string]any
+	// lazy, when set, decodes raw on first use instead (Verify's fast path, scan.go).
+	lazy *lazyClaims
 }
 
 // NewClaims returns the Claims of a decoded token payload, with the typed fields filled
@@ -67,12 +69,19 @@ func (c *Claims) InGroup(group string) bool { return slices.Contains(c.Groups, g
 // Get returns the claim called name as decoded from JSON: a string, a float64, a bool,
 // a []any or a map[string]any. Custom attributes are "custom:<name>".
 func (c *Claims) Get(name string) (any, bool) {
-	v, ok := c.raw[name]
+	v, ok := c.rawClaims()[name]
 	return v, ok
 }
 
 // Raw returns every claim, as decoded from JSON. Do not modify it.
-func (c *Claims) Raw() map[string]any { return c.raw }
+func (c *Claims) Raw() map[string]any { return c.rawClaims() }
+
+func (c *Claims) rawClaims() map[string]any {
+	if c.lazy != nil {
+		return c.lazy.get()
+	}
+	return c.raw
+}
 
 // LogValue keeps claim values out of logs: only the token use and the client ID, which
 // identify the caller without personal data, are shown.

@@ -17,14 +17,17 @@ var b64 = base64.RawURLEncoding.Strict()
 // compactJWS is a token split into its three parts, each decoded from base64url; nothing in
 // it has been verified.
 type compactJWS struct {
-	signingInput string // "<header>.<payload>", what the signature covers
+	signingInput []byte // "<header>.<payload>", what the signature covers
 	header       []byte
 	payload      []byte
 	signature    []byte
+	buf          []byte // holds the four above
 }
 
 // splitJWS splits and decodes a compact JWS. It refuses anything but three base64url parts.
-func splitJWS(token string) (compactJWS, error) {
+// It decodes into scratch when it is large enough (nil is fine): the parts then alias
+// scratch, and nothing may keep them once the caller reuses it.
+func splitJWS(token string, scratch []byte) (compactJWS, error) {
 	if token == "" {
 		return compactJWS{}, refuse(ErrMalformedToken, "token is empty")
 	}
@@ -44,21 +47,40 @@ func splitJWS(token string) (compactJWS, error) {
 	if strings.IndexByte(token, '\n') >= 0 || strings.IndexByte(token, '\r') >= 0 {
 		return compactJWS{}, refuse(ErrMalformedToken, "token contains a line break")
 	}
-	var (
-		jws compactJWS
-		err error
-	)
-	if jws.header, err = b64.DecodeString(token[:first]); err != nil {
+	// One buffer for the signing input (copied, so that hashing it allocates nothing) and
+	// the three decoded parts, laid out signing input, header, signature, payload.
+	h, p, sig := token[:first], token[first+1:second], token[second+1:]
+	hn, sn := b64.DecodedLen(len(h)), b64.DecodedLen(len(sig))
+	size := second + hn + sn + b64.DecodedLen(len(p))
+	buf := scratch[:cap(scratch)]
+	if len(buf) < size {
+		buf = make([]byte, size)
+	}
+	buf = buf[:size]
+	jws := compactJWS{signingInput: buf[:second:second], buf: buf}
+	copy(jws.signingInput, token)
+	buf = buf[second:]
+	var ok bool
+	if jws.header, ok = decodePart(buf[:hn], h); !ok {
 		return compactJWS{}, refuse(ErrMalformedToken, "header is not base64url")
 	}
-	if jws.payload, err = b64.DecodeString(token[first+1 : second]); err != nil {
+	if jws.payload, ok = decodePart(buf[hn+sn:], p); !ok {
 		return compactJWS{}, refuse(ErrMalformedToken, "payload is not base64url")
 	}
-	if jws.signature, err = b64.DecodeString(token[second+1:]); err != nil {
+	if jws.signature, ok = decodePart(buf[hn:hn+sn], sig); !ok {
 		return compactJWS{}, refuse(ErrMalformedToken, "signature is not base64url")
 	}
-	jws.signingInput = token[:second]
 	return jws, nil
+}
+
+// decodePart decodes src into dst and returns the decoded bytes, their capacity capped so
+// that appending to them cannot overwrite the next part.
+func decodePart(dst []byte, src string) ([]byte, bool) {
+	n, err := b64.Decode(dst, []byte(src))
+	if err != nil {
+		return nil, false
+	}
+	return dst[:n:n], true
 }
 
 func notThreeParts() error {
@@ -188,9 +210,6 @@ func newClaimsFromPayload(raw map[string]any) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	if scope != "" {
-		c.Scopes = splitScope(scope)
-	}
 	if c.Groups, err = stringList(raw, "cognito:groups", false); err != nil {
 		return nil, err
 	}
@@ -216,6 +235,16 @@ func newClaimsFromPayload(raw map[string]any) (*Claims, error) {
 			return nil, err
 		}
 	}
+	c.finish(scope, username, cognitoUsername, clientID)
+	return c, nil
+}
+
+// finish derives the fields that depend on several claims; newClaimsFromPayload and
+// scanClaims share it.
+func (c *Claims) finish(scope, username, cognitoUsername, clientID string) {
+	if scope != "" {
+		c.Scopes = splitScope(scope)
+	}
 	if c.TokenUse == string(TokenUseID) {
 		c.Username = cognitoUsername
 		if len(c.Audience) > 0 {
@@ -225,7 +254,6 @@ func newClaimsFromPayload(raw map[string]any) (*Claims, error) {
 		c.Username = username
 		c.ClientID = clientID
 	}
-	return c, nil
 }
 
 // splitScope splits a scope claim on spaces only: scope tokens are space-delimited and
@@ -285,8 +313,12 @@ func numericDate(raw map[string]any, name string) (time.Time, error) {
 	if !ok || f < 0 || f > maxNumericDate || math.IsNaN(f) {
 		return time.Time{}, malformedClaim(name, "a number of seconds since 1970")
 	}
+	return unixSeconds(f), nil
+}
+
+func unixSeconds(f float64) time.Time {
 	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(frac*1e9)), nil
+	return time.Unix(int64(sec), int64(frac*1e9))
 }
 
 func malformedClaim(name, want string) error {

@@ -49,7 +49,13 @@ func (v *verifiedCache) bucket(token string) uint64 {
 
 // get returns the entry for token if it is there and its key set is unchanged.
 func (v *verifiedCache) get(token string) *verifiedEntry {
-	i := v.bucket(token)
+	return v.getAt(v.bucket(token), token)
+}
+
+// getAt is get for the token whose bucket is i. Verify hashes a token once (a ~1 KB
+// token takes about 0.3 µs to hash) and gives the bucket to getAt and, after a miss, to
+// putAt.
+func (v *verifiedCache) getAt(i uint64, token string) *verifiedEntry {
 	for j := i; j < i+2; j++ {
 		if e := v.slots[j].Load(); e != nil && e.token == token {
 			if e.alive() {
@@ -64,7 +70,11 @@ func (v *verifiedCache) get(token string) *verifiedEntry {
 // put remembers a verified token: in its set's slot holding the same token or a dead entry
 // if there is one, else in one of the two at random.
 func (v *verifiedCache) put(e *verifiedEntry) {
-	i := v.bucket(e.token)
+	v.putAt(v.bucket(e.token), e)
+}
+
+// putAt is put for an entry whose token's bucket is i.
+func (v *verifiedCache) putAt(i uint64, e *verifiedEntry) {
 	for j := i; j < i+2; j++ {
 		old := v.slots[j].Load()
 		if old == nil || old.token == e.token || !old.alive() {
