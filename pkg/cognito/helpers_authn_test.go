@@ -1,7 +1,6 @@
 package cognito
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,31 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cognitokit/cognitokit/internal/testkit"
 	"github.com/cognitokit/cognitokit/pkg/cognitotest"
 )
 
 // syncBuffer collects log output written from any goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+type syncBuffer = testkit.LogBuffer
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func newLogger() (*slog.Logger, *syncBuffer) {
-	buf := &syncBuffer{}
-	return slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
-}
+func newLogger() (*slog.Logger, *syncBuffer) { return testkit.NewLogger() }
 
 // sleepLog replaces the retrier's sleep: it records each wait and returns at once, so that
 // retry tests take no wall time and can check the waits computed.
