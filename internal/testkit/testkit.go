@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"log/slog"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -63,4 +64,18 @@ func (b *LogBuffer) String() string {
 func NewLogger() (*slog.Logger, *LogBuffer) {
 	buf := &LogBuffer{}
 	return slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
+}
+
+// Within returns what ch delivers, failing the test if nothing comes in d: a guard against
+// a hang, never a timing assertion.
+func Within[T any](t testing.TB, ch <-chan T, d time.Duration, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(d):
+		t.Fatalf("%s did not happen within %v", what, d)
+		var zero T
+		return zero
+	}
 }

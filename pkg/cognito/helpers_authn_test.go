@@ -185,12 +185,5 @@ func waitFlight(a *ClientCredentialsAuthenticator) {
 // timing assertion.
 func within[T any](t testing.TB, ch <-chan T, d time.Duration, what string) T {
 	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(d):
-		t.Fatalf("%s did not happen within %v", what, d)
-		var zero T
-		return zero
-	}
+	return testkit.Within(t, ch, d, what)
 }
