@@ -674,7 +674,7 @@ func TestInvalidIssuerFetchesNothing(t *testing.T) {
 	}
 }
 
-// TestVerifyReturnsSharedClaimsReadOnlyDocumented checks the cache returns the same
+// TestVerifyCachedReturnsSameClaims checks the cache returns the same
 // *Claims for the same token (the documented sharing) and nothing for others.
 func TestVerifyCachedReturnsSameClaims(t *testing.T) {
 	clk := newFakeClock()
