@@ -19,7 +19,8 @@ type condition struct {
 	list  []any          // one_of
 	want  bool           // present
 	re    *regexp.Regexp // matches
-	param wildcard       // equals_param
+	param int            // equals_param: index of the wildcard in the route's params
+	name  string         // equals_param: the wildcard's name
 }
 
 // scalar decodes a YAML scalar as a claim value: a string, a bool or a float64.
@@ -53,9 +54,10 @@ func (d *decoder) scalar(n *yaml.Node, what string) (any, bool) {
 	return v, true
 }
 
-// compileCondition checks an operator's operand; wildcards are the pattern's path
-// wildcards, which equals_param must name.
-func (d *decoder) compileCondition(claim string, op opSpec, wildcards []wildcard) (condition, bool) {
+// compileCondition checks an operator's operand; wildcards are the names of the pattern's
+// path wildcards, which equals_param must name, and params those the route's conditions
+// compare so far, to which it adds.
+func (d *decoder) compileCondition(claim string, op opSpec, wildcards []string, params *[]string) (condition, bool) {
 	c := condition{claim: claim, op: op.op}
 	what := fmt.Sprintf("claim %q %s", claim, op.op)
 	switch op.op {
@@ -96,11 +98,14 @@ func (d *decoder) compileCondition(claim string, op opSpec, wildcards []wildcard
 		if !ok {
 			return c, false
 		}
-		for _, w := range wildcards {
-			if w.name == s {
-				c.param = w
-				return c, true
+		if slices.Contains(wildcards, s) {
+			c.name = s
+			c.param = slices.Index(*params, s)
+			if c.param < 0 {
+				c.param = len(*params)
+				*params = append(*params, s)
 			}
+			return c, true
 		}
 		d.errorf(op.value, "%s: the route pattern has no wildcard {%s}", what, s)
 		return c, false
@@ -109,8 +114,9 @@ func (d *decoder) compileCondition(claim string, op opSpec, wildcards []wildcard
 	return c, false
 }
 
-// holds reports whether the claims satisfy the condition for the request path.
-func (c *condition) holds(claims *cognito.Claims, path string) bool {
+// holds reports whether the claims satisfy the condition; params are the values of the
+// route's wildcards for the request, as its handler reads them.
+func (c *condition) holds(claims *cognito.Claims, params []string) bool {
 	v, present := claims.Get(c.claim)
 	switch c.op {
 	case "present":
@@ -130,8 +136,7 @@ func (c *condition) holds(claims *cognito.Claims, path string) bool {
 		if !ok {
 			return false
 		}
-		value, found := c.param.value(path)
-		return found && value != "" && s == value
+		return c.param < len(params) && params[c.param] != "" && s == params[c.param]
 	}
 	return false
 }
@@ -139,7 +144,7 @@ func (c *condition) holds(claims *cognito.Claims, path string) bool {
 // describe names the condition for a denial, without any claim value.
 func (c *condition) describe() string {
 	if c.op == "equals_param" {
-		return fmt.Sprintf("claim %q must equal path wildcard {%s}", c.claim, c.param.name)
+		return fmt.Sprintf("claim %q must equal path wildcard {%s}", c.claim, c.name)
 	}
 	return fmt.Sprintf("claim %q does not satisfy %s", c.claim, c.op)
 }

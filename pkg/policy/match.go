@@ -3,22 +3,12 @@ package policy
 import (
 	"fmt"
 	"net/http"
-	"net/url"
-	"path"
 	"strings"
 )
 
-// wildcard is a path wildcard of a route pattern: its name and the index of the path
-// segment it matches ("/tenants/{tenant}/items" → tenant, 1). rest is set for {name...}.
-type wildcard struct {
-	name  string
-	index int
-	rest  bool
-}
-
-// patternWildcards lists the path wildcards of a ServeMux pattern, which is
-// "[METHOD ][HOST]/PATH".
-func patternWildcards(pattern string) []wildcard {
+// patternWildcards lists the names of the path wildcards of a ServeMux pattern, which is
+// "[METHOD ][HOST]/PATH": "/tenants/{tenant}/{rest...}" → tenant, rest.
+func patternWildcards(pattern string) []string {
 	p := pattern
 	if i := strings.IndexAny(p, " \t"); i >= 0 {
 		p = strings.TrimLeft(p[i:], " \t")
@@ -26,78 +16,91 @@ func patternWildcards(pattern string) []wildcard {
 	if i := strings.IndexByte(p, '/'); i >= 0 {
 		p = p[i:]
 	}
-	var out []wildcard
-	for i, seg := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
+	var out []string
+	for _, seg := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
 		if !strings.HasPrefix(seg, "{") || !strings.HasSuffix(seg, "}") || seg == "{$}" {
 			continue
 		}
-		name := seg[1 : len(seg)-1]
-		rest := strings.HasSuffix(name, "...")
-		out = append(out, wildcard{name: strings.TrimSuffix(name, "..."), index: i, rest: rest})
+		out = append(out, strings.TrimSuffix(seg[1:len(seg)-1], "..."))
 	}
 	return out
 }
 
-// value extracts the wildcard from a cleaned, escaped request path, unescaped as the
-// ServeMux unescapes it for PathValue. It does not allocate unless the segment is escaped.
-func (w wildcard) value(escapedPath string) (string, bool) {
-	p := strings.TrimPrefix(escapedPath, "/")
-	for range w.index {
-		i := strings.IndexByte(p, '/')
-		if i < 0 {
-			return "", false
-		}
-		p = p[i+1:]
-	}
-	if !w.rest {
-		if i := strings.IndexByte(p, '/'); i >= 0 {
-			p = p[:i]
-		}
-	}
-	if !strings.ContainsRune(p, '%') {
-		return p, true
-	}
-	if w.rest {
-		// {name...} values are unescaped segment by segment, keeping the slashes.
-		segs := strings.Split(p, "/")
-		for i, s := range segs {
-			u, err := url.PathUnescape(s)
-			if err != nil {
-				return "", false
-			}
-			segs[i] = u
-		}
-		return strings.Join(segs, "/"), true
-	}
-	u, err := url.PathUnescape(p)
-	return u, err == nil
-}
-
-// cleanPath is the path a ServeMux matches: path.Clean, keeping a trailing slash. A
-// request whose path is not clean is redirected by the ServeMux to this one, so the
-// policy decides on the route the redirect leads to.
-func cleanPath(p string) string {
-	if p == "" {
-		return "/"
-	}
-	if p[0] != '/' {
-		p = "/" + p
-	}
-	np := path.Clean(p)
-	if p[len(p)-1] == '/' && np != "/" {
-		if len(p) == len(np)+1 && strings.HasPrefix(p, np) {
-			return p
-		}
-		np += "/"
-	}
-	return np
-}
-
 // routeHandler is what the policy registers on its ServeMux: matching a request yields
-// the route itself.
+// the route itself, and serving one through the ServeMux records the route's wildcard
+// values as the ServeMux hands them to a handler.
 type routeHandler struct{ r *route }
 
-func (routeHandler) ServeHTTP(http.ResponseWriter, *http.Request) {}
+func (h routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c, ok := w.(*pathCapture)
+	if !ok {
+		return
+	}
+	// A ServeMux can hand a handler a request whose PathValue panics: Go 1.26 matches
+	// "CONNECT /tenants//" to "/tenants/{tenant}/" without recording the empty segment.
+	// Such a request reaches no handler's wildcards, so it matches no route here.
+	defer func() {
+		if recover() != nil {
+			c.route, c.values = nil, nil
+		}
+	}()
+	values := make([]string, len(h.r.params))
+	for i, name := range h.r.params {
+		values[i] = r.PathValue(name)
+	}
+	c.route, c.values = h.r, values
+}
+
+// pathCapture is the ResponseWriter the policy serves a request to its own ServeMux with,
+// to read the wildcard values the service's handler will read with r.PathValue.
+type pathCapture struct {
+	route  *route
+	values []string
+	header http.Header
+}
+
+func (c *pathCapture) Header() http.Header {
+	if c.header == nil {
+		c.header = http.Header{}
+	}
+	return c.header
+}
+
+func (c *pathCapture) Write(b []byte) (int, error) { return len(b), nil }
+func (c *pathCapture) WriteHeader(int)             {}
+
+// pathValues returns the values of rt's wildcards for r, taken from the ServeMux itself
+// rather than recomputed: the ServeMux matches CONNECT requests on their raw path and
+// every other method on the cleaned one, and whatever it does next release, the values
+// a condition compares are the ones the handler reads. A request the ServeMux redirects
+// is judged by the request the redirect leads to, as the client will send it. ok is false
+// when the ServeMux would not hand r (or its redirect) to rt's handler: the caller
+// refuses the request.
+func (p *Policy) pathValues(r *http.Request, rt *route) (values []string, ok bool) {
+	for range 2 { // the request, then at most one redirect
+		req := new(http.Request)
+		*req = *r // the ServeMux sets the pattern and wildcards on the request it serves
+		c := &pathCapture{}
+		p.mux.ServeHTTP(c, req)
+		if c.route != nil {
+			return c.values, c.route == rt
+		}
+		loc := c.Header().Get("Location")
+		if loc == "" {
+			return nil, false
+		}
+		u, err := r.URL.Parse(loc)
+		if err != nil {
+			return nil, false
+		}
+		redirected := new(http.Request)
+		*redirected = *r
+		redirected.URL = u
+		redirected.RequestURI = u.RequestURI()
+		r = redirected
+	}
+	return nil, false
+}
 
 // register adds a pattern to mux, turning the ServeMux's panics on invalid or
 // conflicting patterns into errors.

@@ -38,7 +38,7 @@ type route struct {
 	groupsAny []string
 	groupsAll []string
 	conds     []condition
-	hasParam  bool // a condition needs the request path
+	params    []string // the wildcards conditions compare (equals_param), by name
 }
 
 // Reason says why a Decision went the way it did; its values are stable codes for logs and
@@ -218,10 +218,9 @@ func (d *decoder) compileRoute(rs routeSpec, fileTokenUse string) (*route, bool)
 	ok := true
 	for _, cs := range rs.claims {
 		for _, op := range cs.ops {
-			c, good := d.compileCondition(cs.name, op, wildcards)
+			c, good := d.compileCondition(cs.name, op, wildcards, &r.params)
 			ok = ok && good
 			r.conds = append(r.conds, c)
-			r.hasParam = r.hasParam || c.op == "equals_param"
 		}
 	}
 	return r, ok
@@ -294,12 +293,16 @@ func (p *Policy) decide(r *http.Request, rt *route, c *cognito.Claims) Decision 
 	case !groupsOK(rt, c):
 		d.Reason, d.Detail = ReasonNotInGroup, "the route requires group "+describeSet(rt.groupsAny, rt.groupsAll)
 	default:
-		path := ""
-		if rt.hasParam {
-			path = cleanPath(r.URL.EscapedPath())
+		var params []string
+		if len(rt.params) > 0 {
+			var ok bool
+			if params, ok = p.pathValues(r, rt); !ok {
+				d.Reason, d.Detail = ReasonClaimMismatch, "the request does not reach the route's handler with its path wildcards"
+				return d
+			}
 		}
 		for i := range rt.conds {
-			if !rt.conds[i].holds(c, path) {
+			if !rt.conds[i].holds(c, params) {
 				d.Reason, d.Detail = ReasonClaimMismatch, rt.conds[i].describe()
 				return d
 			}
