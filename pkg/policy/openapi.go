@@ -18,8 +18,9 @@ import (
 //   - one requirement {scheme: [a, b]}              → scopes all [a, b] ({scheme: []}: any valid token)
 //   - several requirements {scheme: [x]}, {scheme: [y]} → scopes any [x, y]
 //
-// Anything else (another scheme, alternatives with several scopes each, optional {}
-// alternatives) cannot be expressed and is an error naming the operation. Operations with
+// A path ending in "/" becomes a pattern ending in "/{$}", so that every route matches
+// exactly the paths the document lists. Anything else (another scheme, alternatives with
+// several scopes each, optional {} alternatives) cannot be expressed and is an error naming the operation. Operations with
 // no security at all, neither their own nor the document's, get no route and fall to the
 // policy's default.
 func importOpenAPI(file, scheme string) ([]routeSpec, error) {
@@ -65,7 +66,7 @@ func importOpenAPI(file, scheme string) ([]routeSpec, error) {
 					continue
 				}
 			}
-			r := routeSpec{pattern: method + " " + path, imported: where}
+			r := routeSpec{pattern: method + " " + exactPattern(path), imported: where}
 			if err := fromSecurity(&r, *security, scheme); err != nil {
 				return nil, fmt.Errorf("openapi: operation %s: %v", name, err)
 			}
@@ -73,6 +74,17 @@ func importOpenAPI(file, scheme string) ([]routeSpec, error) {
 		}
 	}
 	return routes, nil
+}
+
+// exactPattern is the ServeMux pattern path for an OpenAPI path. OpenAPI paths are exact,
+// but a ServeMux pattern ending in "/" matches every path below it: "/docs/" imported as
+// is would make an operation's security cover every undocumented path under /docs/, and
+// a public "/" every path of the service. "{$}" anchors such a pattern to its own path.
+func exactPattern(path string) string {
+	if strings.HasSuffix(path, "/") {
+		return path + "{$}"
+	}
+	return path
 }
 
 func wholeSegmentParams(path string) bool {

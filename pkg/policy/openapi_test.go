@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cognitokit/cognitokit/pkg/cognito"
 	"github.com/cognitokit/cognitokit/pkg/policy"
 )
 
@@ -107,5 +108,40 @@ func TestImportedDocumentMustBeARegularFile(t *testing.T) {
 	}
 	if _, err := policy.Load("/dev/zero"); err == nil {
 		t.Fatal("Load(/dev/zero) succeeded")
+	}
+}
+
+// TestOpenAPIPathsAreExact: an OpenAPI path names one path. "/" and "/docs/" imported as
+// the ServeMux patterns "GET /" and "GET /docs/" would match every path below them, and a
+// public "/" would make every undocumented GET path public under default: deny.
+func TestOpenAPIPathsAreExact(t *testing.T) {
+	p, err := policy.Load("testdata/with-slash-api.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader := accessClaims(scopes("orders/read"))
+	tests := []struct {
+		method, target string
+		claims         *cognito.Claims
+		want           policy.Reason
+	}{
+		{"GET", "/", nil, policy.ReasonPublic},
+		{"HEAD", "/", nil, policy.ReasonPublic},
+		{"GET", "/docs/", nil, policy.ReasonPublic},
+		{"GET", "/admin/users", nil, policy.ReasonNoRoute},
+		{"GET", "/debug/pprof/", nil, policy.ReasonNoRoute},
+		{"GET", "/docs/internal", nil, policy.ReasonNoRoute},
+		{"GET", "/docs/internal/", reader, policy.ReasonNoRoute},
+		{"GET", "/tenants/acme/", reader, policy.ReasonAllowed},
+		{"GET", "/tenants/acme/", accessClaims(), policy.ReasonInsufficientScope},
+		{"GET", "/tenants/acme/secrets", reader, policy.ReasonNoRoute},
+		{"GET", "/tenants/acme/orders/7", reader, policy.ReasonAllowed},
+		{"GET", "/tenants/acme/orders/7/", reader, policy.ReasonNoRoute},
+		{"POST", "/", nil, policy.ReasonNoRoute},
+	}
+	for _, tt := range tests {
+		if d := p.Decide(httptest.NewRequest(tt.method, tt.target, nil), tt.claims); d.Reason != tt.want {
+			t.Errorf("%s %s: reason %q (route %q); want %q", tt.method, tt.target, d.Reason, d.Route, tt.want)
+		}
 	}
 }
