@@ -77,12 +77,25 @@ type Decision struct {
 // Load reads and compiles the policy file at path. An OpenAPI document it imports is
 // resolved relative to the file's directory.
 func Load(path string) (*Policy, error) {
-	data, err := readCapped(path, maxPolicyFile)
+	return load(path, readFile)
+}
+
+// readFunc reads one file a policy is built from.
+type readFunc func(path string) ([]byte, error)
+
+// load reads the policy at path and the documents it imports with read, each file once:
+// what is compiled is exactly what read returned, so a caller fingerprinting read's
+// results (the Watcher) fingerprints the policy in force, even while the files change.
+func load(path string, read readFunc) (*Policy, error) {
+	data, err := read(path)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	return Parse(data, path)
+	return parse(data, path, read)
 }
+
+// readFile reads a policy file or an imported document, capped at maxPolicyFile.
+func readFile(path string) ([]byte, error) { return readCapped(path, maxPolicyFile) }
 
 // readCapped reads a regular file of at most limit bytes: policies and the documents they
 // import are configuration, but a device or a runaway file must not hang or exhaust a load.
@@ -111,6 +124,10 @@ func readCapped(path string, limit int64) ([]byte, error) {
 // and locates an imported OpenAPI document, which is resolved relative to name's
 // directory. Every problem found is reported in one *LoadError.
 func Parse(data []byte, name string) (*Policy, error) {
+	return parse(data, name, readFile)
+}
+
+func parse(data []byte, name string, read readFunc) (*Policy, error) {
 	spec, errs := decodeFile(data, name)
 	if len(errs) > 0 {
 		return nil, &LoadError{Errs: errs}
@@ -124,7 +141,7 @@ func Parse(data []byte, name string) (*Policy, error) {
 			file = filepath.Join(filepath.Dir(name), file)
 		}
 		imports = append(imports, file)
-		imported, err := importOpenAPI(file, spec.openapi.scheme)
+		imported, err := importOpenAPI(file, spec.openapi.scheme, read)
 		if err != nil {
 			d.errorf(spec.openapi.node, "%v", err)
 			return nil, &LoadError{Errs: d.errs}

@@ -3,9 +3,7 @@ package policy
 import (
 	"context"
 	"crypto/sha256"
-	"io"
 	"net/http"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,11 +20,12 @@ type Watcher struct {
 	interval time.Duration
 	onError  func(error)
 	onReload func(*Policy)
+	read     readFunc
 
 	current atomic.Pointer[Policy]
 
-	mu      sync.Mutex // serialises reloads
-	lastSum [sha256.Size]byte
+	mu   sync.Mutex // serialises reloads; guards seen
+	seen fingerprints
 }
 
 // WatchOption tunes Watch.
@@ -55,18 +54,18 @@ func OnReload(f func(*Policy)) WatchOption {
 // Watch loads the policy at path and keeps it up to date until ctx is done. It fails if
 // the first load fails.
 func Watch(ctx context.Context, path string, opts ...WatchOption) (*Watcher, error) {
-	w := &Watcher{path: path, interval: DefaultPollInterval}
+	w := &Watcher{path: path, interval: DefaultPollInterval, read: readFile}
 	for _, o := range opts {
 		if o != nil {
 			o(w)
 		}
 	}
-	p, sum, err := w.load()
+	p, seen, err := w.load()
 	if err != nil {
 		return nil, err
 	}
 	w.current.Store(p)
-	w.lastSum = sum
+	w.seen = seen
 	go w.poll(ctx)
 	return w, nil
 }
@@ -79,14 +78,14 @@ func (w *Watcher) Policy() *Policy { return w.current.Load() }
 func (w *Watcher) Reload() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	p, sum, err := w.load()
+	p, seen, err := w.load()
+	w.seen = seen // a version that fails is not tried again until it changes
 	if err != nil {
 		if w.onError != nil {
 			w.onError(err)
 		}
 		return err
 	}
-	w.lastSum = sum
 	w.current.Store(p)
 	if w.onReload != nil {
 		w.onReload(p)
@@ -102,54 +101,53 @@ func (w *Watcher) Middleware(v Verifier, opts ...MiddlewareOption) func(http.Han
 func (w *Watcher) poll(ctx context.Context) {
 	t := time.NewTicker(w.interval)
 	defer t.Stop()
-	var lastBad [sha256.Size]byte // a broken version is reported once, not at every tick
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		sum, err := w.checksum(w.current.Load())
 		w.mu.Lock()
-		changed := err != nil || (sum != w.lastSum && sum != lastBad)
+		changed := w.seen.changed(w.read)
 		w.mu.Unlock()
-		if changed && w.Reload() != nil {
-			lastBad = sum
+		if changed {
+			_ = w.Reload() // reported through OnReloadError
 		}
 	}
 }
 
-// load compiles the files and fingerprints them.
-func (w *Watcher) load() (*Policy, [sha256.Size]byte, error) {
-	p, err := Load(w.path)
+// load compiles the files, reading each once, and fingerprints exactly the bytes it
+// compiled: a file caught half written is compiled and fingerprinted half written, so
+// the next poll sees it complete and reloads it.
+func (w *Watcher) load() (*Policy, fingerprints, error) {
+	seen := fingerprints{}
+	p, err := load(w.path, func(name string) ([]byte, error) {
+		data, err := w.read(name)
+		seen[name] = fingerprint(data, err)
+		return data, err
+	})
+	return p, seen, err
+}
+
+// fingerprints are the contents of the files a load read, by name, as SHA-256 sums
+// (mtimes are too coarse on some file systems). A file that could not be read has the
+// fingerprint of its error, so that it is retried when the error changes, not at every
+// poll.
+type fingerprints map[string][sha256.Size]byte
+
+func fingerprint(data []byte, err error) [sha256.Size]byte {
 	if err != nil {
-		return nil, [sha256.Size]byte{}, err
+		return sha256.Sum256([]byte("error: " + err.Error()))
 	}
-	sum, err := w.checksum(p)
-	return p, sum, err
+	return sha256.Sum256(data)
 }
 
-// checksum fingerprints the policy file and its imports, so that a reload happens only
-// when their contents change (mtimes are too coarse on some file systems).
-func (w *Watcher) checksum(p *Policy) ([sha256.Size]byte, error) {
-	h := sha256.New()
-	files := []string{w.path}
-	if p != nil {
-		files = append(files, p.imports...)
-	}
-	for _, name := range files {
-		f, err := os.Open(name)
-		if err != nil {
-			return [sha256.Size]byte{}, err
+// changed reports whether any of the files reads differently now.
+func (f fingerprints) changed(read readFunc) bool {
+	for name, sum := range f {
+		if fingerprint(read(name)) != sum {
+			return true
 		}
-		_, err = io.Copy(h, io.LimitReader(f, maxPolicyFile+1))
-		f.Close()
-		if err != nil {
-			return [sha256.Size]byte{}, err
-		}
-		h.Write([]byte{0}) // separate the files
 	}
-	var sum [sha256.Size]byte
-	copy(sum[:], h.Sum(nil))
-	return sum, nil
+	return false
 }
