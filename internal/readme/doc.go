@@ -1,3 +1,4 @@
-// Package readme holds the test that compiles every Go snippet of README.md, so that the
-// documentation cannot drift from the API.
+// Package readme holds the tests that keep the documentation honest: every Go snippet of
+// README.md, CONTRIBUTING.md, BENCHMARKS.md and docs/ compiles, and every relative link
+// among them resolves to a file (and a heading) of the repository.
 package readme

@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-// imports maps the package names README snippets use to their import paths.
+// imports maps the package names snippets use to their import paths.
 var imports = map[string]string{
 	"cognito":     "github.com/cognitokit/cognitokit/pkg/cognito",
 	"policy":      "github.com/cognitokit/cognitokit/pkg/policy",
@@ -42,6 +42,7 @@ var ambient = []struct{ name, typ string }{
 	{"w", "http.ResponseWriter"},
 	{"r", "*http.Request"},
 	{"req", "*http.Request"},
+	{"token", "string"},
 	{"mux", "*http.ServeMux"},
 	{"cfg", "cognito.ClientCredentialsConfig"},
 	{"authz", "*cognito.JWTAuthorizer"},
@@ -51,22 +52,27 @@ var ambient = []struct{ name, typ string }{
 }
 
 type snippet struct {
-	line int // of the first code line in README.md
+	file string // the Markdown file, as the //line directives name it
+	line int    // of the first code line in that file
 	code string
 }
 
-func goSnippets(t *testing.T, readme string) []snippet {
-	t.Helper()
+// goSnippets returns the ```go blocks of a Markdown file.
+func goSnippets(file, doc string) []snippet {
 	var out []snippet
-	lines := strings.Split(readme, "\n")
+	lines := strings.Split(doc, "\n")
 	for i := 0; i < len(lines); i++ {
-		if strings.TrimSpace(lines[i]) != "```go" {
+		m, info, ok := fence(lines[i])
+		if !ok || info != "go" {
 			continue
 		}
 		start := i + 1
-		for i++; i < len(lines) && strings.TrimSpace(lines[i]) != "```"; i++ {
+		for i++; i < len(lines); i++ {
+			if end, info, ok := fence(lines[i]); ok && end[0] == m[0] && len(end) >= len(m) && info == "" {
+				break
+			}
 		}
-		out = append(out, snippet{line: start + 1, code: strings.Join(lines[start:i], "\n")})
+		out = append(out, snippet{file: file, line: start + 1, code: strings.Join(lines[start:i], "\n")})
 	}
 	return out
 }
@@ -103,15 +109,19 @@ func importsOf(code string) []string {
 // snippets (top-level funcs) go into that package as they are; program snippets (with their
 // own package clause) are returned as a file of their own.
 func wrap(s snippet, n int) (file string, program bool) {
-	code := importLine.ReplaceAllString(s.code, "")
+	// Imports are dropped (the package imports what its snippets use), but their lines
+	// are kept blank so that the //line directive stays true.
+	code := importLine.ReplaceAllStringFunc(s.code, func(imports string) string {
+		return strings.Repeat("\n", strings.Count(imports, "\n"))
+	})
 	var b strings.Builder
 	if strings.Contains(code, "\npackage ") || strings.HasPrefix(code, "package ") {
-		fmt.Fprintf(&b, "//line README.md:%d\n%s\n", s.line, s.code)
+		fmt.Fprintf(&b, "//line %s:%d\n%s\n", s.file, s.line, s.code)
 		return b.String(), true
 	}
 	if topFunc.MatchString(code) {
 		// Declarations: the snippet goes into the package as it is.
-		fmt.Fprintf(&b, "//line README.md:%d\n%s\n", s.line, code)
+		fmt.Fprintf(&b, "//line %s:%d\n%s\n", s.file, s.line, code)
 		return b.String(), false
 	}
 	var params, blanks []string
@@ -129,7 +139,7 @@ func wrap(s snippet, n int) (file string, program bool) {
 			}
 		}
 	}
-	fmt.Fprintf(&b, "func snippet%d(%s) {\n//line README.md:%d\n%s\n", n, strings.Join(params, ", "), s.line, code)
+	fmt.Fprintf(&b, "func snippet%d(%s) {\n//line %s:%d\n%s\n", n, strings.Join(params, ", "), s.file, s.line, code)
 	for _, blank := range blanks {
 		fmt.Fprintf(&b, "\t%s\n", blank)
 	}
@@ -137,18 +147,14 @@ func wrap(s snippet, n int) (file string, program bool) {
 	return b.String(), false
 }
 
-func TestREADMESnippetsCompile(t *testing.T) {
+// TestSnippetsCompile compiles (vets) every ```go block of the documentation. The
+// snippets of one Markdown file form one package, so two files may use the same names;
+// //line directives make the go command report errors at the Markdown file and line.
+func TestSnippetsCompile(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the README snippets with the go command")
+		t.Skip("builds the documentation's snippets with the go command")
 	}
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	snippets := goSnippets(t, string(readme))
-	if len(snippets) < 10 {
-		t.Fatalf("found %d Go snippets in README.md; the parser is broken", len(snippets))
-	}
+	names, contents := docFiles(t)
 	// The generated packages live under testdata, inside the module, so they resolve its
 	// imports; `go build ./...` and `go test ./...` never see them.
 	root, err := os.MkdirTemp("testdata", "snippets-")
@@ -157,36 +163,84 @@ func TestREADMESnippetsCompile(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(root) })
 
-	var funcs []string
-	var funcImports []string
 	var pkgs []string
+	total := 0
+	for _, name := range names {
+		// The //line directives name the Markdown file by its absolute path: a relative one
+		// would be read relative to the generated package's directory.
+		abs, err := filepath.Abs(filepath.Join(repoRoot, filepath.FromSlash(name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		snippets := goSnippets(abs, contents[name])
+		if name == "README.md" && len(snippets) < 5 {
+			t.Fatalf("found %d Go snippets in README.md; the parser is broken", len(snippets))
+		}
+		total += len(snippets)
+		if len(snippets) == 0 {
+			continue
+		}
+		base := packageName(name)
+		funcs, programs := wrapAll(snippets)
+		for i, program := range programs {
+			dir := filepath.Join(root, fmt.Sprintf("%s_program%d", base, i))
+			writeFile(t, filepath.Join(dir, "main.go"), program)
+			pkgs = append(pkgs, "./"+dir)
+		}
+		if funcs != "" {
+			dir := filepath.Join(root, base)
+			writeFile(t, filepath.Join(dir, "snippets.go"), funcs)
+			pkgs = append(pkgs, "./"+dir)
+		}
+	}
+	if total < 12 {
+		t.Fatalf("found %d Go snippets in the documentation; the parser is broken", total)
+	}
+	cmd := exec.Command("go", append([]string{"vet"}, pkgs...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("documentation snippets do not compile (positions are Markdown file lines):\n%s", out)
+	}
+}
+
+// packageName turns a Markdown file name into a package name: docs/cli.md → docs_cli.
+func packageName(file string) string {
+	file = strings.TrimSuffix(file, ".md")
+	return strings.ToLower(strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, file))
+}
+
+// wrapAll returns the source of the package holding the statement and declaration
+// snippets of one file, and one source file per program snippet.
+func wrapAll(snippets []snippet) (funcs string, programs []string) {
+	var bodies, imported []string
 	for i, s := range snippets {
 		file, program := wrap(s, i)
 		if program {
-			dir := filepath.Join(root, fmt.Sprintf("program%d", i))
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(file), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			pkgs = append(pkgs, "./"+dir)
+			programs = append(programs, file)
 			continue
 		}
-		funcs = append(funcs, file)
+		bodies = append(bodies, file)
 		for _, p := range importsOf(file) {
-			if !slices.Contains(funcImports, p) {
-				funcImports = append(funcImports, p)
+			if !slices.Contains(imported, p) {
+				imported = append(imported, p)
 			}
 		}
 	}
+	if len(bodies) == 0 {
+		return "", programs
+	}
+	slices.Sort(imported)
 	var src strings.Builder
-	src.WriteString("// Code generated by TestREADMESnippetsCompile. DO NOT EDIT.\n\npackage snippets\n\nimport (\n")
-	for _, p := range funcImports {
+	src.WriteString("// Code generated by TestSnippetsCompile. DO NOT EDIT.\n\npackage snippets\n\nimport (\n")
+	for _, p := range imported {
 		fmt.Fprintf(&src, "\t%q\n", p)
 	}
 	src.WriteString(")\n\n")
-	for _, p := range funcImports {
+	for _, p := range imported {
 		// Keep every import used even if only one snippet needed it in a type.
 		name := p[strings.LastIndex(p, "/")+1:]
 		if name == "v9" {
@@ -194,18 +248,17 @@ func TestREADMESnippetsCompile(t *testing.T) {
 		}
 		fmt.Fprintf(&src, "var _ = %s.%s\n", name, anyExported(p))
 	}
-	src.WriteString(strings.Join(funcs, "\n"))
-	dir := filepath.Join(root, "snippets")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	src.WriteString(strings.Join(bodies, "\n"))
+	return src.String(), programs
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "snippets.go"), []byte(src.String()), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
-	}
-	pkgs = append(pkgs, "./"+dir)
-	cmd := exec.Command("go", append([]string{"vet"}, pkgs...)...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("README.md snippets do not compile (positions are README.md lines):\n%s", out)
 	}
 }
 
