@@ -255,6 +255,23 @@ func TestPolicyCheck(t *testing.T) {
 	}
 	cli(t, "", nil, "policy", "check").must(t, 2)
 	cli(t, "", nil, "policy", "frob").must(t, 2)
+
+	// A host-scoped route is explained; a public one is warned about, at its line.
+	hosts := filepath.Join(t.TempDir(), "hosts.yaml")
+	if err := os.WriteFile(hosts, []byte("version: 1\nroutes:\n  \"GET /x\": {}\n  \"api.example.com/\":\n    public: true\n  \"GET admin.example.com/y\": {}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = cli(t, "", nil, "policy", "check", hosts).must(t, 0)
+	lines = strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 3 || lines[0] != "ok: 3 routes" ||
+		!strings.HasPrefix(lines[1], "note: 2 host-scoped routes (api.example.com/, GET admin.example.com/y) match only requests whose Host header") ||
+		!strings.HasPrefix(lines[2], "warning: "+hosts+":4:3: public route \"api.example.com/\" is host-scoped") {
+		t.Errorf("host-scoped routes:\n%s", r.stdout)
+	}
+	r = cli(t, "", nil, "policy", "check", "--json", hosts).must(t, 0)
+	if !strings.Contains(r.stdout, `"host_scoped_routes":["api.example.com/","GET admin.example.com/y"]`) || !strings.Contains(r.stdout, `"warnings":["`+hosts+`:4:3: public route`) {
+		t.Errorf("--json: %s", r.stdout)
+	}
 }
 
 func TestPolicyExplain(t *testing.T) {

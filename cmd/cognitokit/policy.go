@@ -57,10 +57,23 @@ func runPolicyCheck(e env, args []string) error {
 	var le *policy.LoadError
 	switch {
 	case err == nil:
+		warnings := make([]string, 0, len(p.Warnings()))
+		for _, w := range p.Warnings() {
+			warnings = append(warnings, w.Error())
+		}
+		scoped := hostScoped(p.Routes())
 		if *asJSON {
-			return json.NewEncoder(e.stdout).Encode(map[string]any{"ok": true, "routes": p.Routes()})
+			return json.NewEncoder(e.stdout).Encode(map[string]any{"ok": true, "routes": p.Routes(),
+				"host_scoped_routes": scoped, "warnings": warnings})
 		}
 		fmt.Fprintf(e.stdout, "ok: %d routes\n", len(p.Routes()))
+		if len(scoped) > 0 {
+			fmt.Fprintf(e.stdout, "note: %d host-scoped routes (%s) match only requests whose Host header names "+
+				"their host; other requests fall to the other routes or the default\n", len(scoped), strings.Join(scoped, ", "))
+		}
+		for _, w := range warnings {
+			fmt.Fprintln(e.stdout, "warning: "+w)
+		}
 		return nil
 	case errors.As(err, &le):
 		if *asJSON {
@@ -84,6 +97,21 @@ func runPolicyCheck(e env, args []string) error {
 	default:
 		return err
 	}
+}
+
+// hostScoped returns the patterns that name a host ("api.example.com/", "GET h/x").
+func hostScoped(patterns []string) []string {
+	var out []string
+	for _, p := range patterns {
+		_, rest, hasMethod := strings.Cut(p, " ")
+		if !hasMethod {
+			rest = p
+		}
+		if !strings.HasPrefix(strings.TrimLeft(rest, " \t"), "/") {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // claimsVerifier hands out claims read from a file, for explain --claims.

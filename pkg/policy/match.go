@@ -26,6 +26,16 @@ func patternWildcards(pattern string) []string {
 	return out
 }
 
+// patternHost returns the host of a ServeMux pattern "[METHOD ][HOST]/PATH", or "".
+func patternHost(pattern string) string {
+	p := pattern
+	if i := strings.IndexAny(p, " \t"); i >= 0 {
+		p = strings.TrimLeft(p[i:], " \t")
+	}
+	host, _, _ := strings.Cut(p, "/")
+	return host
+}
+
 // routeHandler is what the policy registers on its ServeMux: matching a request yields
 // the route itself, and serving one through the ServeMux records the route's wildcard
 // values as the ServeMux hands them to a handler.

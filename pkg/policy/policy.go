@@ -24,6 +24,7 @@ type Policy struct {
 	def      string   // "deny" or "authenticated"
 	tokenUse string
 	imports  []string // files the policy was built from besides its own (OpenAPI)
+	warnings []*Error
 }
 
 // route is one compiled entry of the file.
@@ -178,6 +179,13 @@ func parse(data []byte, name string, read readFunc) (*Policy, error) {
 			continue
 		}
 		registered = append(registered, rs)
+		if host := patternHost(rs.pattern); host != "" && r.public {
+			p.warnings = append(p.warnings, d.positioned(rs, fmt.Sprintf(
+				"public route %q is host-scoped: it makes every request whose Host header is %s public "+
+					"(the header is the client's to choose), and it protects nothing if the service's router "+
+					"does not route by host the same way; write the route without a host unless the router has the same pattern",
+				rs.pattern, host)))
+		}
 		p.byRoute[rs.pattern] = r
 		p.routes = append(p.routes, r)
 	}
@@ -207,12 +215,16 @@ func (d *decoder) where(rs routeSpec) string {
 }
 
 func (d *decoder) errorfAt(rs routeSpec, format string, args ...any) {
+	d.errs = append(d.errs, d.positioned(rs, fmt.Sprintf(format, args...)))
+}
+
+// positioned places a message about a route at the route's key, or at the top of the file
+// for a route imported from an OpenAPI document.
+func (d *decoder) positioned(rs routeSpec, msg string) *Error {
 	if rs.node != nil {
-		d.errorf(rs.node, format, args...)
-		return
+		return &Error{File: d.file, Line: rs.node.Line, Column: rs.node.Column, Msg: msg}
 	}
-	d.errs = append(d.errs, &Error{File: d.file, Line: 1, Column: 1,
-		Msg: fmt.Sprintf(format, args...) + " (imported from " + rs.imported + ")"})
+	return &Error{File: d.file, Line: 1, Column: 1, Msg: msg + " (imported from " + rs.imported + ")"}
 }
 
 func (d *decoder) compileRoute(rs routeSpec, fileTokenUse string) (*route, bool) {
@@ -245,6 +257,12 @@ func (d *decoder) compileRoute(rs routeSpec, fileTokenUse string) (*route, bool)
 
 // Name returns the name the policy was parsed with (its file path for Load).
 func (p *Policy) Name() string { return p.name }
+
+// Warnings returns what the policy allows that is likely not meant, each at its route's
+// position: today, public routes scoped to a host. A route pattern with a host
+// ("api.example.com/") matches only requests whose Host header names that host; a
+// public one makes every such request public, whatever the service's router does with it.
+func (p *Policy) Warnings() []*Error { return slices.Clone(p.warnings) }
 
 // Routes returns the route patterns, imported routes first, then in file order.
 func (p *Policy) Routes() []string {

@@ -193,3 +193,28 @@ func TestRoutesListsPatterns(t *testing.T) {
 		t.Errorf("Routes() = %q", got)
 	}
 }
+
+func TestWarningsForPublicHostScopedRoutes(t *testing.T) {
+	p, err := policy.Parse([]byte("version: 1\nroutes:\n  \"GET /x\":\n    public: true\n"+
+		"  \"api.example.com/\":\n    public: true\n  \"GET admin.example.com/y\": {}\n"), "hosts.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := p.Warnings()
+	if len(w) != 1 || w[0].Line != 5 || w[0].Column != 3 || !strings.Contains(w[0].Msg, `public route "api.example.com/" is host-scoped`) {
+		t.Fatalf("Warnings() = %v; want one, at 5:3, for the public host-scoped route", w)
+	}
+	// What the warning is about: the route opens every path for that Host, whatever the
+	// service's router (without host patterns) serves there.
+	r := httptest.NewRequest("GET", "http://api.example.com/admin/users", nil)
+	if d := p.Decide(r, nil); d.Reason != policy.ReasonPublic {
+		t.Errorf("GET api.example.com/admin/users: %q; the warning describes a public route", d.Reason)
+	}
+	p, err = policy.Load("../../examples/orders/routes.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := p.Warnings(); len(w) != 0 {
+		t.Errorf("the example policy has warnings: %v", w)
+	}
+}
