@@ -3,7 +3,9 @@ package cognito
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
+	"strings"
 
 	"golang.org/x/oauth2"
 )
@@ -16,6 +18,12 @@ import (
 // or if the second answer is 401 too, the 401 is returned. So that a service rejecting
 // every token cannot make each call cost a token request, a 401 invalidates the token at
 // most once every few seconds.
+//
+// Redirects followed by an [http.Client] reach RoundTrip as new requests. As
+// http.Client does for an Authorization header it was given, the token goes only to the
+// host of the original request and its subdomains: once a redirect leaves them, that
+// hop and every later one are sent without it, so that an open redirect downstream
+// cannot hand the service's token to another host.
 //
 // A failed token request fails the request with the [*AuthenticationError], before
 // anything is sent.
@@ -32,6 +40,9 @@ type transport struct {
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !mayCarryToken(req) {
+		return t.base.RoundTrip(req)
+	}
 	tok, err := t.a.GetToken(req.Context())
 	if err != nil {
 		closeBody(req)
@@ -62,6 +73,53 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
 	resp.Body.Close()
 	return t.base.RoundTrip(withBearer(req, fresh, body))
+}
+
+// maxRedirectChain bounds the walk back through a redirect chain; http.Client stops at 10.
+const maxRedirectChain = 32
+
+// mayCarryToken reports whether req may carry the token: it is not a redirect, or every
+// hop from the original request to it stayed on the original host or its subdomains
+// (http.Client's rule for the Authorization header, ports ignored as it ignores them).
+// A Client sets Response on the request it makes to follow a redirect; its Request is
+// the hop before.
+func mayCarryToken(req *http.Request) bool {
+	var hops []*http.Request
+	for r := req; ; r = r.Response.Request {
+		if len(hops) == maxRedirectChain {
+			return false
+		}
+		hops = append(hops, r)
+		if r.Response == nil || r.Response.Request == nil {
+			break
+		}
+	}
+	origin := hostOf(hops[len(hops)-1])
+	for _, h := range hops[:len(hops)-1] {
+		if !isDomainOrSubdomain(hostOf(h), origin) {
+			return false
+		}
+	}
+	return true
+}
+
+func hostOf(r *http.Request) string {
+	if r.URL == nil {
+		return ""
+	}
+	return strings.ToLower(strings.TrimSuffix(r.URL.Hostname(), "."))
+}
+
+// isDomainOrSubdomain reports whether sub is parent or a subdomain of it. An IP address
+// has no subdomains.
+func isDomainOrSubdomain(sub, parent string) bool {
+	if sub == parent {
+		return sub != ""
+	}
+	if strings.ContainsAny(sub, ":%") || net.ParseIP(parent) != nil {
+		return false
+	}
+	return strings.HasSuffix(sub, "."+parent)
 }
 
 // withBearer returns a copy of req (a RoundTripper must not modify its request) with the

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -275,5 +277,114 @@ func TestTokenSourceError(t *testing.T) {
 	}
 	if len(calls()) != 0 {
 		t.Error("request sent without a token")
+	}
+}
+
+// TestTransportTokenStaysOnOriginHost: redirects reach RoundTrip as new requests; the
+// token must follow http.Client's rule for Authorization (original host and its
+// subdomains only, and never again once a hop has left them), or an open redirect
+// downstream hands it to any host.
+func TestTransportTokenStaysOnOriginHost(t *testing.T) {
+	te := startTokenEndpoint(t, nil)
+	a, _ := newAuth(t, testConfig(te.TokenURL()))
+	type seen struct{ host, path, authorization string }
+	var mu sync.Mutex
+	var got []seen
+	var port string
+	redirects := map[string]string{
+		"api.example.test/same":        "http://api.example.test:%s/landed",
+		"api.example.test/sub":         "http://v2.api.example.test:%s/landed",
+		"api.example.test/away":        "http://evil.example:%s/steal",
+		"api.example.test/away-back":   "http://evil.example:%s/back",
+		"evil.example/back":            "http://api.example.test:%s/landed",
+		"api.example.test/parent":      "http://example.test:%s/landed",
+		"api.example.test/lookalike":   "http://evilapi.example.test:%s/landed",
+		"v2.api.example.test/up-again": "http://api.example.test:%s/landed",
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := strings.Cut(r.Host, ":")
+		mu.Lock()
+		got = append(got, seen{host, r.URL.Path, r.Header.Get("Authorization")})
+		mu.Unlock()
+		if to, ok := redirects[host+r.URL.Path]; ok {
+			http.Redirect(w, r, strings.ReplaceAll(to, "%s", port), http.StatusFound)
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
+	t.Cleanup(srv.Close)
+	_, port, _ = strings.Cut(srv.Listener.Addr().String(), "127.0.0.1:")
+	base := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, srv.Listener.Addr().String()) // every host is this server
+	}}
+	t.Cleanup(base.CloseIdleConnections)
+	client := &http.Client{Transport: a.Transport(base)}
+
+	tests := []struct {
+		start string
+		want  []string // "host path token?" for each hop
+	}{
+		{"/same", []string{"api.example.test /same yes", "api.example.test /landed yes"}},
+		{"/sub", []string{"api.example.test /sub yes", "v2.api.example.test /landed yes"}},
+		{"/away", []string{"api.example.test /away yes", "evil.example /steal no"}},
+		{"/away-back", []string{"api.example.test /away-back yes", "evil.example /back no", "api.example.test /landed no"}},
+		{"/parent", []string{"api.example.test /parent yes", "example.test /landed no"}},
+		{"/lookalike", []string{"api.example.test /lookalike yes", "evilapi.example.test /landed no"}},
+	}
+	for _, tt := range tests {
+		mu.Lock()
+		got = nil
+		mu.Unlock()
+		resp, err := client.Get("http://api.example.test:" + port + tt.start)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.start, err)
+		}
+		resp.Body.Close()
+		mu.Lock()
+		var hops []string
+		for _, s := range got {
+			carried := "no"
+			if s.authorization != "" {
+				carried = "yes"
+				if !strings.HasPrefix(s.authorization, "Bearer ") {
+					t.Errorf("%s: Authorization %q", tt.start, s.authorization)
+				}
+			}
+			hops = append(hops, s.host+" "+s.path+" "+carried)
+		}
+		mu.Unlock()
+		if !slices.Equal(hops, tt.want) {
+			t.Errorf("%s: hops %q; want %q", tt.start, hops, tt.want)
+		}
+	}
+	// A subdomain that the original request did not name is no origin of its own: a chain
+	// starting there and going up to its parent loses the token.
+	resp, err := client.Get("http://v2.api.example.test:" + port + "/up-again")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	mu.Lock()
+	last := got[len(got)-1]
+	mu.Unlock()
+	if last.host != "api.example.test" || last.authorization != "" {
+		t.Errorf("redirect from a subdomain up to its parent: %+v; want no token", last)
+	}
+}
+
+func TestIsDomainOrSubdomain(t *testing.T) {
+	for _, tt := range []struct {
+		sub, parent string
+		want        bool
+	}{
+		{"a.com", "a.com", true}, {"x.a.com", "a.com", true}, {"x.y.a.com", "a.com", true},
+		{"xa.com", "a.com", false}, {"a.com", "x.a.com", false}, {"", "", false},
+		{"127.0.0.1", "127.0.0.1", true}, {"1.127.0.0.1", "127.0.0.1", false},
+		{"::1", "::1", true}, {"x::1", "::1", false}, {"fe80::1%eth0", "eth0", false},
+	} {
+		if got := isDomainOrSubdomain(tt.sub, tt.parent); got != tt.want {
+			t.Errorf("isDomainOrSubdomain(%q, %q) = %v; want %v", tt.sub, tt.parent, got, tt.want)
+		}
 	}
 }
