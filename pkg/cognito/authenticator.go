@@ -92,8 +92,8 @@ type flight struct {
 }
 
 // NewClientCredentialsAuthenticator returns an authenticator for the app client cfg
-// describes. It checks cfg (client ID and secret present, TokenURL an absolute http or
-// https URL) and returns an error matching [ErrInvalidConfig] otherwise; it makes no
+// describes. It checks cfg (client ID and secret present, TokenURL an absolute https URL,
+// or http to a loopback host) and returns an error matching [ErrInvalidConfig] otherwise; it makes no
 // request.
 //
 // Options: [WithHTTPClient], [WithClock], [WithLogger], [WithExpiryMargin],
@@ -137,8 +137,12 @@ func NewClientCredentialsAuthenticator(cfg ClientCredentialsConfig, opts ...Opti
 	if !exact {
 		a.tokenURL = tokenURL
 	}
+	// A token endpoint answers; it never redirects. Following a redirect would send the
+	// Basic credential wherever it points (http.Client keeps it on the same host).
+	noRedirects := *o.httpClient
+	noRedirects.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	a.client, err = gen.NewClientWithResponses(server,
-		gen.WithHTTPClient(limitedDoer{client: o.httpClient, limit: maxResponseBody}),
+		gen.WithHTTPClient(limitedDoer{client: &noRedirects, limit: maxResponseBody}),
 		gen.WithRequestEditorFn(a.editRequest))
 	if err != nil {
 		return nil, configError("token URL: %v", err)
@@ -146,8 +150,8 @@ func NewClientCredentialsAuthenticator(cfg ClientCredentialsConfig, opts ...Opti
 	return a, nil
 }
 
-// parseTokenURL accepts an absolute http or https URL without user info (credentials
-// belong in ClientSecret, and would otherwise end up in error messages).
+// parseTokenURL accepts an absolute https URL without user info (credentials belong in
+// ClientSecret, and would otherwise end up in error messages), or http to a loopback host.
 func parseTokenURL(raw string) (*url.URL, error) {
 	if raw == "" {
 		return nil, configError("token URL is empty")
@@ -161,6 +165,9 @@ func parseTokenURL(raw string) (*url.URL, error) {
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
 		return nil, configError("token URL %q is not an absolute http or https URL", u.Redacted())
+	}
+	if u.Scheme == "http" && !plainHTTPAllowed(u) {
+		return nil, configError("token URL %q is plain http on a non-loopback host: the client secret would travel in clear", u.Redacted())
 	}
 	u.Fragment, u.RawFragment = "", ""
 	return u, nil

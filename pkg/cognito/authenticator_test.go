@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,6 +33,12 @@ func TestNewClientCredentialsAuthenticatorRejectsBadConfig(t *testing.T) {
 		{"no host", func(c *ClientCredentialsConfig) { c.TokenURL = "https:///oauth2/token" }},
 		{"unparsable token URL", func(c *ClientCredentialsConfig) { c.TokenURL = "https://exa mple.com/%zz" }},
 		{"credentials in token URL", func(c *ClientCredentialsConfig) { c.TokenURL = "https://user:hunter2@example.com/oauth2/token" }},
+		// The Basic credential would cross the network in clear.
+		{"plain http to a remote host", func(c *ClientCredentialsConfig) {
+			c.TokenURL = "http://example.auth.us-east-1.amazoncognito.com/oauth2/token"
+		}},
+		{"plain http to a private address", func(c *ClientCredentialsConfig) { c.TokenURL = "http://10.0.0.8:9229/oauth2/token" }},
+		{"plain http to a name ending in localhost", func(c *ClientCredentialsConfig) { c.TokenURL = "http://localhost.example.com/oauth2/token" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,7 +61,8 @@ func TestNewClientCredentialsAuthenticatorRejectsBadConfig(t *testing.T) {
 			}
 		})
 	}
-	for _, u := range []string{"http://127.0.0.1:9229/oauth2/token", "HTTPS://Example.com/oauth2/token", "https://example.com/token?x=1"} {
+	for _, u := range []string{"http://127.0.0.1:9229/oauth2/token", "http://localhost:9229/oauth2/token", "http://[::1]:9229/oauth2/token",
+		"HTTPS://Example.com/oauth2/token", "https://example.com/token?x=1"} {
 		cfg := good
 		cfg.TokenURL = u
 		if _, err := NewClientCredentialsAuthenticator(cfg); err != nil {
@@ -792,4 +800,28 @@ func benchAuthenticator(b *testing.B) *ClientCredentialsAuthenticator {
 	}
 	mustToken(b, a)
 	return a
+}
+
+// TestTokenRequestFollowsNoRedirect: a redirected token request would carry the Basic
+// credential to wherever the redirect points; a token endpoint never redirects, so a 3xx
+// is an invalid answer and nothing is sent again.
+func TestTokenRequestFollowsNoRedirect(t *testing.T) {
+	var redirected atomic.Int64
+	te := startTokenEndpoint(t, func(n int64, w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/elsewhere" {
+			redirected.Add(1)
+			writeToken(w, "token-elsewhere", 3600)
+			return
+		}
+		http.Redirect(w, r, "/elsewhere", http.StatusTemporaryRedirect)
+	})
+	a, _ := newAuth(t, testConfig(te.TokenURL()))
+	_, err := a.GetToken(t.Context())
+	var ae *AuthenticationError
+	if !errors.As(err, &ae) || !errors.Is(err, ErrInvalidTokenResponse) || ae.StatusCode != http.StatusTemporaryRedirect {
+		t.Fatalf("GetToken = %v; want ErrInvalidTokenResponse with status 307", err)
+	}
+	if n := redirected.Load(); n != 0 {
+		t.Errorf("the redirect was followed %d times", n)
+	}
 }

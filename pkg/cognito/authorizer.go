@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"math"
-	"net"
 	"net/url"
 	"regexp"
 	"slices"
@@ -201,13 +200,16 @@ func authorizerIssuers(cfg JWTAuthorizerConfig, endpoint string) ([]string, erro
 	return issuers, nil
 }
 
-// parseBaseURL checks a WithEndpoint URL and drops its trailing slash. Plain http is
-// allowed: endpoints are local Cognito servers and LocalStack.
+// parseBaseURL checks a WithEndpoint URL and drops its trailing slash. Plain http only
+// for loopback hosts (a local Cognito, LocalStack on this machine), as for issuers.
 func parseBaseURL(s string) (string, error) {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
 		u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return "", errors.New("not an absolute http(s) URL without query or fragment")
+	}
+	if u.Scheme == "http" && !plainHTTPAllowed(u) {
+		return "", errors.New(strconv.Quote(s) + " is plain http on a non-loopback host")
 	}
 	return strings.TrimRight(s, "/"), nil
 }
@@ -223,7 +225,7 @@ func checkIssuer(iss string) error {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		if !plainHTTPAllowed(u) {
 			return errors.New(strconv.Quote(iss) + " is plain http on a non-loopback host")
 		}
 	default:

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 )
 
 // maxResponseBody caps what this package reads of any HTTP answer (token or JWKS).
@@ -59,3 +61,15 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 }
 
 func (b *limitedBody) Close() error { return b.rc.Close() }
+
+// plainHTTPAllowed reports whether u may be plain http: only towards this machine, for
+// tests, cognitokit local and development. Anywhere else whoever is on the path reads
+// the client secret of a token request, or rewrites a JWKS and signs tokens of their own.
+func plainHTTPAllowed(u *url.URL) bool {
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
