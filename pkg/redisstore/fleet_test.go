@@ -395,7 +395,7 @@ func TestDocumentedACLIsEnough(t *testing.T) {
 	admin := newClient(t, r.Addr())
 	ctx := context.Background()
 	if err := admin.Do(ctx, "ACL", "SETUSER", "orders-service", "on", ">pw-for-test", "~orders-service:*",
-		"+get", "+eval", "+blpop", "+set", "+del", "+pttl", "+pexpire", "+incr", "+rpush", "+exists").Err(); err != nil {
+		"+get", "+eval", "+blpop", "+set", "+del", "+pttl", "+pexpire", "+sadd", "+scard", "+rpush", "+exists").Err(); err != nil {
 		t.Fatal(err)
 	}
 	opts := []redisstore.Option{redisstore.WithKeyPrefix("orders-service:")}

@@ -6,8 +6,10 @@ package redisstore
 // Redis restart or failover would cost a second round trip, and the scripts are small.
 //
 // Keys of one token (see Store.keys): KEYS[1] the token, KEYS[2] the fetch lock, KEYS[3]
-// the number of instances waiting for the lock holder, KEYS[4] the list the holder pushes
-// one wake-up message per waiter into.
+// the set of the waiters of the lock's current holder (each waiter's own fence, so that a
+// waiter registering twice counts once), KEYS[4] the holder's wake-up list, named after
+// its fence: the holder pushes one message per waiter there, and only its own waiters
+// read it, so a message left over (its waiter gave up) never answers the next fetch.
 
 // putLua writes a token value unless the stored one expires no earlier: a slow instance
 // never replaces a newer token with an older one. A stored value that does not decode
@@ -45,26 +47,26 @@ return 0
 `
 
 // acquireLua reads the token and takes the lock in one round trip. ARGV fence, lock TTL
-// in ms. Returns {1, token or ”} when the lock is now held with fence (a retried call
-// finds its own fence), else registers one more waiter and returns {0, token or ”, the
-// lock's remaining ms}. A lock without expiry (set by hand, or by a buggy client) is given
-// one, so that it can never block the fleet for good.
+// in ms. Returns {1, token or ”, 0, ”} when the lock is now held with fence (a retried
+// call finds its own fence), else adds fence to the holder's waiters and returns {0,
+// token or ”, the lock's remaining ms, the holder's fence}. A lock without expiry (set by
+// hand, or by a buggy client) is given one, so that it can never block the fleet for good.
 const acquireLua = `
 local tok = redis.call('GET', KEYS[1]) or ''
 local cur = redis.call('GET', KEYS[2])
 local ttl = tonumber(ARGV[2])
 if not cur or cur == ARGV[1] then
   redis.call('SET', KEYS[2], ARGV[1], 'PX', ttl)
-  return {1, tok, 0}
+  return {1, tok, 0, ''}
 end
 local pttl = redis.call('PTTL', KEYS[2])
 if pttl < 0 then
   redis.call('PEXPIRE', KEYS[2], ttl)
   pttl = ttl
 end
-redis.call('INCR', KEYS[3])
+redis.call('SADD', KEYS[3], ARGV[1])
 redis.call('PEXPIRE', KEYS[3], pttl + ttl)
-return {0, tok, pttl}
+return {0, tok, pttl, cur}
 `
 
 // renewLua extends the lock while its holder is still fetching. ARGV fence, lock TTL in
@@ -85,8 +87,9 @@ return 1
 // (compare and delete), stores the fetched token unless another instance holds the lock
 // by now (it is fetching a newer one), and wakes the instances waiting for this fetch by
 // pushing one message each: the token, or ” when the fetch failed (they then try to take
-// the lock themselves). ARGV fence, value to store or ”, its exp_ms, its ttl_ms, wake
-// message, wake list TTL in ms. Returns {1 if fence still held the lock, 1 if stored}.
+// the lock themselves), into this holder's own wake list. ARGV fence, value to store or
+// ”, its exp_ms, its ttl_ms, wake message, wake list TTL in ms. Returns {1 if fence still
+// held the lock, 1 if stored}.
 const releaseLua = putLua + `
 local cur = redis.call('GET', KEYS[2])
 local held = cur == ARGV[1]
@@ -98,7 +101,7 @@ if held or not cur then
   if ARGV[2] ~= '' then
     stored = put(KEYS[1], ARGV[2], ARGV[3], ARGV[4])
   end
-  local n = tonumber(redis.call('GET', KEYS[3]) or '0') or 0
+  local n = redis.call('SCARD', KEYS[3])
   redis.call('DEL', KEYS[3])
   if n > 0 then
     for i = 1, n do

@@ -75,7 +75,7 @@ type Stats struct {
 //
 // The keys of a token are the option's prefix followed by "{" + [cognito.TokenKey] + "}"
 // (the braces are a Cluster hash tag, which keeps the token, its lock and its wake-up
-// list in one slot), plus ":lock", ":waiters" and ":wake" for those.
+// lists in one slot), plus ":lock", ":waiters" and ":wake:<fence>" for those.
 func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("redisstore: client is nil")
@@ -107,11 +107,17 @@ func (s *Store) Stats() Stats {
 // is stored.
 func (s *Store) RedisKey(tokenKey string) string { return s.prefix + "{" + tokenKey + "}" }
 
-// keys are the Redis keys of one token, in the order the scripts take them.
-func (s *Store) keys(tokenKey string) []string {
+// keys are the Redis keys of one token, in the order the scripts take them, with the
+// wake-up list of the holder whose lock value is fence.
+func (s *Store) keys(tokenKey, fence string) []string {
 	base := s.RedisKey(tokenKey)
-	return []string{base, base + ":lock", base + ":waiters", base + ":wake"}
+	return []string{base, base + ":lock", base + ":waiters", wakeKey(base, fence)}
 }
+
+// wakeKey is the list the holder with this fence pushes its waiters' wake-up messages
+// into. Each holder has its own, so that a message nobody took (its waiter gave up, or
+// took the lock itself) expires with it instead of answering a later fetch.
+func wakeKey(base, fence string) string { return base + ":wake:" + fence }
 
 // record is the stored form of a token: the token and its instants, never the secret.
 // Instants are Unix milliseconds so that the scripts can compare them.
@@ -244,7 +250,7 @@ func (s *Store) Store(ctx context.Context, key string, t *cognito.Token) error {
 	var stored int64
 	err := s.call(ctx, "store", s.timeout, func(ctx context.Context) error {
 		var err error
-		stored, err = s.client.Eval(ctx, storeLua, s.keys(key)[:1],
+		stored, err = s.client.Eval(ctx, storeLua, []string{s.RedisKey(key)},
 			encode(t), t.ExpiresAt.UnixMilli(), ms(ttl)).Int64()
 		return err
 	})
@@ -260,7 +266,7 @@ func (s *Store) Delete(ctx context.Context, key string, t *cognito.Token) error 
 		return nil
 	}
 	return s.call(ctx, "delete", s.timeout, func(ctx context.Context) error {
-		return s.client.Eval(ctx, deleteLua, s.keys(key)[:1], t.Token).Err()
+		return s.client.Eval(ctx, deleteLua, []string{s.RedisKey(key)}, t.Token).Err()
 	})
 }
 
@@ -276,8 +282,8 @@ func (s *Store) Delete(ctx context.Context, key string, t *cognito.Token) error 
 // It returns ctx's error if ctx ends while waiting, an error matching [ErrUnavailable]
 // if Redis fails or the wait lasts too long, and fetch's error unchanged.
 func (s *Store) Coalesce(ctx context.Context, key string, fetch func(context.Context) (*cognito.Token, error)) (*cognito.Token, error) {
-	keys := s.keys(key)
-	fence := newFence()
+	fence := newFence() // the lock's value if this call holds it, else its name as a waiter
+	keys := s.keys(key, fence)
 	waitCtx, cancel := context.WithTimeout(ctx, s.maxWait)
 	defer cancel()
 	for {
@@ -290,7 +296,7 @@ func (s *Store) Coalesce(ctx context.Context, key string, fetch func(context.Con
 		if err != nil {
 			return nil, err
 		}
-		held, loaded, pttl, ok := acquired(res)
+		held, loaded, pttl, holder, ok := acquired(res)
 		if !ok {
 			s.fallbacks.Add(1)
 			return nil, &unavailableError{op: "lock", err: errors.New("unexpected answer")}
@@ -299,7 +305,7 @@ func (s *Store) Coalesce(ctx context.Context, key string, fetch func(context.Con
 			return s.lead(ctx, key, keys, fence, loaded, fetch)
 		}
 		s.lockWaits.Add(1)
-		tok, err := s.await(waitCtx, keys[3], pttl)
+		tok, err := s.await(waitCtx, wakeKey(keys[0], holder), pttl)
 		switch {
 		case tok != nil:
 			s.shared.Add(1)
@@ -318,14 +324,15 @@ func (s *Store) Coalesce(ctx context.Context, key string, fetch func(context.Con
 }
 
 // acquired reads the answer of acquireLua.
-func acquired(res []any) (held bool, loaded string, pttl time.Duration, ok bool) {
-	if len(res) != 3 {
-		return false, "", 0, false
+func acquired(res []any) (held bool, loaded string, pttl time.Duration, holder string, ok bool) {
+	if len(res) != 4 {
+		return false, "", 0, "", false
 	}
 	flag, ok1 := res[0].(int64)
 	loaded, ok2 := res[1].(string)
 	remaining, ok3 := res[2].(int64)
-	return flag == 1, loaded, time.Duration(remaining) * time.Millisecond, ok1 && ok2 && ok3
+	holder, ok4 := res[3].(string)
+	return flag == 1, loaded, time.Duration(remaining) * time.Millisecond, holder, ok1 && ok2 && ok3 && ok4
 }
 
 // lead runs fetch holding the lock, then releases it.

@@ -397,3 +397,64 @@ func TestRedisDownErrors(t *testing.T) {
 		t.Errorf("Load after Redis came back = %v, %v", got, err)
 	}
 }
+
+// TestWakeMessagesDoNotOutliveTheirFetch: a waiter whose wait ran out while the holder
+// was still fetching registered again, so the release pushed two wake messages for one
+// waiter; the extra one stayed in the list and handed a waiter of the next fetch the
+// previous token at once, even after that token was invalidated fleet-wide.
+func TestWakeMessagesDoNotOutliveTheirFetch(t *testing.T) {
+	r := startRedis(t)
+	// A lock TTL of 300 ms: the waiter's blocking wait (whole seconds, at least one) runs
+	// out while the holder, renewing its lock, is still fetching.
+	opts := []redisstore.Option{redisstore.WithLockTTL(300 * time.Millisecond)}
+	a, b, c, d := newStore(t, r.Addr(), opts...), newStore(t, r.Addr(), opts...),
+		newStore(t, r.Addr(), opts...), newStore(t, r.Addr(), opts...)
+	ctx := context.Background()
+	first, second := token("first", t0, time.Hour), token("second", t0.Add(time.Minute), time.Hour)
+
+	entered, proceed := make(chan struct{}), make(chan struct{})
+	aRes := coalesceAsync(a, ctx, "k", func(ctx context.Context) (*cognito.Token, error) {
+		close(entered)
+		<-proceed
+		return storeAndReturn(a, "k", first)(ctx)
+	})
+	<-entered
+	bRes := coalesceAsync(b, ctx, "k", func(context.Context) (*cognito.Token, error) {
+		t.Error("b fetched")
+		return nil, errors.New("no")
+	})
+	eventually(t, "b waiting a second time for the same holder", func() bool { return b.Stats().LockWaits >= 2 })
+	close(proceed)
+	within(t, aRes, 10*time.Second, "the first holder")
+	if res := within(t, bRes, 10*time.Second, "the first waiter"); res.err != nil || res.tok == nil || res.tok.Token != "first" {
+		t.Fatalf("first waiter got %v, %v", res.tok, res.err)
+	}
+
+	// The token is invalidated fleet-wide; the next fetch must not be answered by a wake
+	// message of the previous one.
+	if err := a.Delete(ctx, "k", first); err != nil {
+		t.Fatal(err)
+	}
+	entered2, proceed2 := make(chan struct{}), make(chan struct{})
+	cRes := coalesceAsync(c, ctx, "k", func(ctx context.Context) (*cognito.Token, error) {
+		close(entered2)
+		<-proceed2
+		return storeAndReturn(c, "k", second)(ctx)
+	})
+	<-entered2
+	dRes := coalesceAsync(d, ctx, "k", func(context.Context) (*cognito.Token, error) {
+		t.Error("d fetched")
+		return nil, errors.New("no")
+	})
+	eventually(t, "d waiting", func() bool { return d.Stats().LockWaits >= 1 })
+	select {
+	case res := <-dRes:
+		t.Fatalf("the next fetch's waiter returned before its holder finished: %v, %v", res.tok, res.err)
+	default:
+	}
+	close(proceed2)
+	within(t, cRes, 10*time.Second, "the second holder")
+	if res := within(t, dRes, 10*time.Second, "the second waiter"); res.err != nil || res.tok == nil || res.tok.Token != "second" {
+		t.Errorf("second waiter got %v, %v; want the second holder's token", res.tok, res.err)
+	}
+}
