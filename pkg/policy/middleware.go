@@ -68,61 +68,69 @@ func middleware(current func() *Policy, v Verifier, opts []MiddlewareOption) fun
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p := current()
 			rt := p.match(r)
-			if rt != nil && rt.public {
-				next.ServeHTTP(w, r)
-				return
-			}
-			if rt == nil && p.def == "deny" {
-				cfg.deny(w, r, Denial{Status: http.StatusForbidden, Code: string(ReasonNoRoute), Detail: "no route matches the request"})
-				return
-			}
-			route := ""
-			if rt != nil {
-				route = rt.pattern
-			}
-			token, err := bearerToken(r)
-			if err != nil {
-				cfg.deny(w, r, Denial{Status: http.StatusUnauthorized, Code: string(ReasonAuthenticationRequired),
-					Detail: err.Error(), Route: route, Challenge: challenge(cfg.realm)})
-				return
-			}
-			claims, err := v.Verify(r.Context(), token)
-			if err != nil {
-				if errors.Is(err, cognito.ErrJWKSUnavailable) {
-					cfg.deny(w, r, Denial{Status: http.StatusServiceUnavailable, Code: "keys_unavailable",
-						Detail: "the token cannot be verified right now", Route: route})
+			d, decided := p.decideWithoutToken(rt)
+			if !decided {
+				route := ""
+				if rt != nil {
+					route = rt.pattern
+				}
+				token, err := bearerToken(r)
+				if err != nil {
+					cfg.deny(w, r, cfg.denial(Decision{Route: route, Status: http.StatusUnauthorized,
+						Reason: ReasonAuthenticationRequired, Detail: err.Error()}, ""))
 					return
 				}
-				reason := cognito.ReasonCode(err)
-				if reason == "" {
-					reason = "invalid_token"
+				claims, err := v.Verify(r.Context(), token)
+				if err != nil {
+					cfg.deny(w, r, cfg.verifyFailed(route, err))
+					return
 				}
-				cfg.deny(w, r, Denial{Status: http.StatusUnauthorized, Code: "invalid_token", TokenReason: reason,
-					Detail: "the token is not valid: " + reason, Route: route,
-					Challenge: challenge(cfg.realm, "error", "invalid_token", "error_description", reason)})
-				return
+				if d = p.decide(r, rt, claims); d.Allow {
+					r = r.WithContext(ContextWithClaims(r.Context(), claims))
+				}
 			}
-			d := p.decide(r, rt, claims)
 			if !d.Allow {
-				den := Denial{Status: d.Status, Code: string(d.Reason), Detail: d.Detail, Route: d.Route, Scopes: d.Scopes}
-				switch {
-				case d.Reason == ReasonInsufficientScope:
-					den.Challenge = challenge(cfg.realm, "error", "insufficient_scope", "scope", strings.Join(d.Scopes, " "))
-				case d.Status == http.StatusUnauthorized:
-					den.Challenge = challenge(cfg.realm)
-				}
-				cfg.deny(w, r, den)
+				cfg.deny(w, r, cfg.denial(d, ""))
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, claims)))
+			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// verifyFailed is the denial of a token the verifier refused: 503 when the keys are out
+// of reach (the token may be fine, and a 401 would make the client drop it), else 401.
+func (c *middlewareConfig) verifyFailed(route string, err error) Denial {
+	if errors.Is(err, cognito.ErrJWKSUnavailable) {
+		return c.denial(Decision{Route: route, Status: http.StatusServiceUnavailable, Reason: ReasonKeysUnavailable,
+			Detail: "the token cannot be verified right now"}, "")
+	}
+	tokenError := cognito.ReasonCode(err)
+	if tokenError == "" {
+		tokenError = string(ReasonInvalidToken)
+	}
+	return c.denial(Decision{Route: route, Status: http.StatusUnauthorized, Reason: ReasonInvalidToken,
+		Detail: "the token is not valid: " + tokenError}, tokenError)
+}
+
+// denial turns a refusal into the answer's terms, with its RFC 6750 challenge.
+func (c *middlewareConfig) denial(d Decision, tokenError string) Denial {
+	den := Denial{Status: d.Status, Code: d.Reason, TokenError: tokenError, Detail: d.Detail, Route: d.Route, Scopes: d.Scopes}
+	switch {
+	case d.Reason == ReasonInvalidToken:
+		den.Challenge = challenge(c.realm, "error", "invalid_token", "error_description", tokenError)
+	case d.Reason == ReasonInsufficientScope:
+		den.Challenge = challenge(c.realm, "error", "insufficient_scope", "scope", strings.Join(d.Scopes, " "))
+	case d.Status == http.StatusUnauthorized:
+		den.Challenge = challenge(c.realm)
+	}
+	return den
 }
 
 func (c *middlewareConfig) deny(w http.ResponseWriter, r *http.Request, d Denial) {
 	c.logger.LogAttrs(r.Context(), slog.LevelDebug, "policy: request denied",
 		slog.String("method", r.Method), slog.String("route", d.Route),
-		slog.Int("status", d.Status), slog.String("code", d.Code), slog.String("token_reason", d.TokenReason))
+		slog.Int("status", d.Status), slog.String("code", string(d.Code)), slog.String("token_error", d.TokenError))
 	c.write(w, r, d)
 }
 

@@ -23,7 +23,7 @@ import (
 // several scopes each, optional {} alternatives) cannot be expressed and is an error naming the operation. Operations with
 // no security at all, neither their own nor the document's, get no route and fall to the
 // policy's default.
-func importOpenAPI(file, scheme string, read readFunc) ([]routeSpec, error) {
+func importOpenAPI(file, scheme string, read func(string) ([]byte, error)) ([]routeSpec, error) {
 	data, err := read(file)
 	if err != nil {
 		return nil, fmt.Errorf("openapi: %v", err)

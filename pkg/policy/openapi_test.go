@@ -1,12 +1,14 @@
 package policy_test
 
 import (
+	"io/fs"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/cognitokit/cognitokit/pkg/cognito"
 	"github.com/cognitokit/cognitokit/pkg/policy"
@@ -92,17 +94,63 @@ paths:
 			}
 		})
 	}
-	if _, err := policy.Parse([]byte("version: 1\nopenapi: {file: missing.yaml, security_scheme: cognito}\n"), "testdata/x.yaml"); err == nil {
+	testdata := os.DirFS("testdata")
+	if _, err := policy.LoadFS(fstest.MapFS{"x.yaml": {Data: []byte("version: 1\nopenapi: {file: missing.yaml, security_scheme: cognito}\n")}}, "x.yaml"); err == nil {
 		t.Error("missing OpenAPI document accepted")
 	}
-	if _, err := policy.Parse([]byte("version: 1\nopenapi: {file: api.yaml, security_scheme: nope}\n"), "testdata/x.yaml"); err == nil ||
-		!strings.Contains(err.Error(), `no security scheme "nope"`) {
+	unknownScheme := fstest.MapFS{
+		"x.yaml":   {Data: []byte("version: 1\nopenapi: {file: api.yaml, security_scheme: nope}\n")},
+		"api.yaml": {Data: must(fs.ReadFile(testdata, "api.yaml"))},
+	}
+	if _, err := policy.LoadFS(unknownScheme, "x.yaml"); err == nil || !strings.Contains(err.Error(), `no security scheme "nope"`) {
 		t.Errorf("unknown scheme: %v", err)
 	}
 }
 
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// TestImportsComeFromTheGivenFiles: Parse reads no file; LoadFS reads imports from its
+// fs.FS only, relative to the policy and never outside the file system.
+func TestImportsComeFromTheGivenFiles(t *testing.T) {
+	withImport := []byte("version: 1\nopenapi: {file: api.yaml, security_scheme: cognito}\n")
+	if _, err := policy.Parse(withImport, "testdata/with-openapi.yaml"); err == nil ||
+		!strings.Contains(err.Error(), "testdata/with-openapi.yaml:2:10: openapi: an OpenAPI import needs the files it names") {
+		t.Errorf("Parse of a policy with an import: %v; want an error at the openapi key", err)
+	}
+	p, err := policy.LoadFS(os.DirFS("testdata"), "with-openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(p.Routes()); got != 5 {
+		t.Errorf("LoadFS: %d routes; want the 5 of with-openapi.yaml", got)
+	}
+	nested := fstest.MapFS{
+		"policies/routes.yaml": {Data: []byte("version: 1\nopenapi: {file: ../api/api.yaml, security_scheme: cognito}\n")},
+		"api/api.yaml":         {Data: must(fs.ReadFile(os.DirFS("testdata"), "api.yaml"))},
+		"escape.yaml":          {Data: []byte("version: 1\nopenapi: {file: ../api.yaml, security_scheme: cognito}\n")},
+		"absolute.yaml":        {Data: []byte("version: 1\nopenapi: {file: /etc/passwd, security_scheme: cognito}\n")},
+	}
+	if _, err := policy.LoadFS(nested, "policies/routes.yaml"); err != nil {
+		t.Errorf("import relative to the policy's directory: %v", err)
+	}
+	for _, name := range []string{"escape.yaml", "absolute.yaml"} {
+		if _, err := policy.LoadFS(nested, name); err == nil || !strings.Contains(err.Error(), "outside the file system") {
+			t.Errorf("%s: %v; want an import outside the file system refused", name, err)
+		}
+	}
+}
+
 func TestImportedDocumentMustBeARegularFile(t *testing.T) {
-	_, err := policy.Parse([]byte("version: 1\nopenapi: {file: /dev/zero, security_scheme: cognito}\n"), "routes.yaml")
+	pol := filepath.Join(t.TempDir(), "routes.yaml")
+	if err := os.WriteFile(pol, []byte("version: 1\nopenapi: {file: /dev/zero, security_scheme: cognito}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := policy.Load(pol)
 	if err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Fatalf("importing /dev/zero: %v", err)
 	}

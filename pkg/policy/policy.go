@@ -2,18 +2,13 @@ package policy
 
 import (
 	"fmt"
-	"io"
+	"io/fs"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/cognitokit/cognitokit/pkg/cognito"
 )
-
-// maxPolicyFile caps the size of a policy file Load reads.
-const maxPolicyFile = 8 << 20
 
 // Policy is a compiled route policy. It is immutable and safe for concurrent use.
 type Policy struct {
@@ -23,7 +18,6 @@ type Policy struct {
 	routes   []*route // in file order, imported routes first
 	def      string   // "deny" or "authenticated"
 	tokenUse string
-	imports  []string // files the policy was built from besides its own (OpenAPI)
 	warnings []*Error
 }
 
@@ -57,6 +51,11 @@ const (
 	ReasonInsufficientScope      Reason = "insufficient_scope"      // the token lacks the route's scopes
 	ReasonNotInGroup             Reason = "not_in_group"            // the user is not in the route's groups
 	ReasonClaimMismatch          Reason = "claim_mismatch"          // a claim condition failed
+
+	// The middleware's own outcomes, for a token it could not get verified; Decide, which
+	// is given verified claims, never returns them.
+	ReasonInvalidToken    Reason = "invalid_token"    // the token failed verification (Denial.TokenError says why)
+	ReasonKeysUnavailable Reason = "keys_unavailable" // the pool's keys cannot be had: the token cannot be judged now
 )
 
 // Decision is what the policy says about one request.
@@ -78,71 +77,45 @@ type Decision struct {
 // Load reads and compiles the policy file at path. An OpenAPI document it imports is
 // resolved relative to the file's directory.
 func Load(path string) (*Policy, error) {
-	return load(path, readFile)
+	return load(path, diskSource())
 }
 
-// readFunc reads one file a policy is built from.
-type readFunc func(path string) ([]byte, error)
+// LoadFS reads and compiles the policy file name of fsys, such as an [embed.FS]. An
+// OpenAPI document it imports is resolved relative to name's directory in fsys.
+func LoadFS(fsys fs.FS, name string) (*Policy, error) {
+	return load(name, fsSource(fsys))
+}
 
-// load reads the policy at path and the documents it imports with read, each file once:
-// what is compiled is exactly what read returned, so a caller fingerprinting read's
-// results (the Watcher) fingerprints the policy in force, even while the files change.
-func load(path string, read readFunc) (*Policy, error) {
-	data, err := read(path)
+// load reads the policy at name and the documents it imports from src, each file once.
+func load(name string, src source) (*Policy, error) {
+	data, err := src.read(name)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	return parse(data, path, read)
+	return parse(data, name, src)
 }
 
-// readFile reads a policy file or an imported document, capped at maxPolicyFile.
-func readFile(path string) ([]byte, error) { return readCapped(path, maxPolicyFile) }
-
-// readCapped reads a regular file of at most limit bytes: policies and the documents they
-// import are configuration, but a device or a runaway file must not hang or exhaust a load.
-func readCapped(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil {
-		return nil, err
-	} else if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
-	}
-	return data, nil
-}
-
-// Parse compiles a policy document. name appears in error positions ("name:line:col")
-// and locates an imported OpenAPI document, which is resolved relative to name's
-// directory. Every problem found is reported in one *LoadError.
+// Parse compiles a policy document. name appears in error positions ("name:line:col").
+// Parse reads no file: a document that imports an OpenAPI document is an error; use
+// [Load] or [LoadFS], which read it. Every problem found is reported in one *LoadError.
 func Parse(data []byte, name string) (*Policy, error) {
-	return parse(data, name, readFile)
+	return parse(data, name, noFiles())
 }
 
-func parse(data []byte, name string, read readFunc) (*Policy, error) {
+func parse(data []byte, name string, src source) (*Policy, error) {
 	spec, errs := decodeFile(data, name)
 	if len(errs) > 0 {
 		return nil, &LoadError{Errs: errs}
 	}
 	d := &decoder{file: name}
 	routes := spec.routes
-	var imports []string
 	if spec.openapi != nil {
-		file := spec.openapi.file
-		if !filepath.IsAbs(file) {
-			file = filepath.Join(filepath.Dir(name), file)
+		file, err := src.resolve(name, spec.openapi.file)
+		if err != nil {
+			d.errorf(spec.openapi.node, "openapi: %v", err)
+			return nil, &LoadError{Errs: d.errs}
 		}
-		imports = append(imports, file)
-		imported, err := importOpenAPI(file, spec.openapi.scheme, read)
+		imported, err := importOpenAPI(file, spec.openapi.scheme, src.read)
 		if err != nil {
 			d.errorf(spec.openapi.node, "%v", err)
 			return nil, &LoadError{Errs: d.errs}
@@ -166,7 +139,6 @@ func parse(data []byte, name string, read readFunc) (*Policy, error) {
 		byRoute:  make(map[string]*route, len(routes)),
 		def:      spec.def,
 		tokenUse: spec.tokenUse,
-		imports:  imports,
 	}
 	var registered []routeSpec
 	for _, rs := range routes {
@@ -298,11 +270,24 @@ func (p *Policy) Decide(r *http.Request, c *cognito.Claims) Decision {
 	return p.decide(r, p.match(r), c)
 }
 
+// decideWithoutToken makes the decisions that need no token, so that the middleware
+// makes them before looking at one: a public route is allowed, and under default deny a
+// request no route matches is refused. ok is false when the caller's claims are needed.
+func (p *Policy) decideWithoutToken(rt *route) (d Decision, ok bool) {
+	switch {
+	case rt != nil && rt.public:
+		return Decision{Route: rt.pattern, Allow: true, Status: http.StatusOK, Reason: ReasonPublic}, true
+	case rt == nil && p.def == "deny":
+		return Decision{Status: http.StatusForbidden, Reason: ReasonNoRoute, Detail: "no route matches the request"}, true
+	}
+	return Decision{}, false
+}
+
 func (p *Policy) decide(r *http.Request, rt *route, c *cognito.Claims) Decision {
-	if rt == nil {
-		if p.def == "deny" {
-			return Decision{Status: http.StatusForbidden, Reason: ReasonNoRoute, Detail: "no route matches the request"}
-		}
+	if d, ok := p.decideWithoutToken(rt); ok {
+		return d
+	}
+	if rt == nil { // default: authenticated
 		if c == nil {
 			return Decision{Status: http.StatusUnauthorized, Reason: ReasonAuthenticationRequired, Detail: "a bearer token is required"}
 		}
@@ -314,8 +299,6 @@ func (p *Policy) decide(r *http.Request, rt *route, c *cognito.Claims) Decision 
 	}
 	d := Decision{Route: rt.pattern, Status: http.StatusForbidden}
 	switch {
-	case rt.public:
-		d.Allow, d.Status, d.Reason = true, http.StatusOK, ReasonPublic
 	case c == nil:
 		d.Status, d.Reason, d.Detail = http.StatusUnauthorized, ReasonAuthenticationRequired, "a bearer token is required"
 	case !tokenUseOK(rt.tokenUse, c):

@@ -10,13 +10,13 @@ import (
 type Denial struct {
 	// Status is 401, 403 or 503.
 	Status int
-	// Code is a stable snake_case code: a Decision reason ("insufficient_scope", "no_route",
-	// "authentication_required", ...), "invalid_token" for a token that failed
-	// verification, or "keys_unavailable".
-	Code string
-	// TokenReason is the verifier's reason code when Code is "invalid_token" (such as
-	// "expired"), from cognito.ReasonCode.
-	TokenReason string
+	// Code is the outcome's stable code: a Decision's Reason, or ReasonInvalidToken or
+	// ReasonKeysUnavailable. It is the problem body's "code" and the logs' "code".
+	Code Reason
+	// TokenError is the verifier's reason code when Code is ReasonInvalidToken (such as
+	// "expired", from cognito.ReasonCode). It is the problem body's "token_error" and the
+	// logs' "token_error".
+	TokenError string
 	// Detail explains the denial without token or claim values.
 	Detail string
 	// Route is the matched route pattern, if any.
@@ -33,13 +33,13 @@ type ErrorWriter func(w http.ResponseWriter, r *http.Request, d Denial)
 
 // problem is an RFC 9457 problem details body; code is an extension member.
 type problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail,omitempty"`
-	Code   string `json:"code"`
-	Reason string `json:"token_error,omitempty"`
-	Scope  string `json:"scope,omitempty"`
+	Type       string `json:"type"`
+	Title      string `json:"title"`
+	Status     int    `json:"status"`
+	Detail     string `json:"detail,omitempty"`
+	Code       Reason `json:"code"`
+	TokenError string `json:"token_error,omitempty"`
+	Scope      string `json:"scope,omitempty"`
 }
 
 // WriteProblem is the default ErrorWriter: the challenge header, Cache-Control: no-store
@@ -56,13 +56,13 @@ func WriteProblem(w http.ResponseWriter, _ *http.Request, d Denial) {
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(d.Status)
 	_ = json.NewEncoder(w).Encode(problem{
-		Type:   "about:blank",
-		Title:  http.StatusText(d.Status),
-		Status: d.Status,
-		Detail: d.Detail,
-		Code:   d.Code,
-		Reason: d.TokenReason,
-		Scope:  strings.Join(d.Scopes, " "),
+		Type:       "about:blank",
+		Title:      http.StatusText(d.Status),
+		Status:     d.Status,
+		Detail:     d.Detail,
+		Code:       d.Code,
+		TokenError: d.TokenError,
+		Scope:      strings.Join(d.Scopes, " "),
 	})
 }
 

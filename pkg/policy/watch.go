@@ -20,7 +20,7 @@ type Watcher struct {
 	interval time.Duration
 	onError  func(error)
 	onReload func(*Policy)
-	read     readFunc
+	files    source // tests replace its read
 
 	current atomic.Pointer[Policy]
 
@@ -40,21 +40,21 @@ func WithPollInterval(d time.Duration) WatchOption {
 	}
 }
 
-// OnReloadError is called with the error of every change that failed to load; the
-// previous policy stays in force.
-func OnReloadError(f func(error)) WatchOption {
+// WithOnReloadError sets a function called with the error of every change that failed to
+// load; the previous policy stays in force.
+func WithOnReloadError(f func(error)) WatchOption {
 	return func(w *Watcher) { w.onError = f }
 }
 
-// OnReload is called with every new policy swapped in.
-func OnReload(f func(*Policy)) WatchOption {
+// WithOnReload sets a function called with every new policy swapped in.
+func WithOnReload(f func(*Policy)) WatchOption {
 	return func(w *Watcher) { w.onReload = f }
 }
 
 // Watch loads the policy at path and keeps it up to date until ctx is done. It fails if
 // the first load fails.
 func Watch(ctx context.Context, path string, opts ...WatchOption) (*Watcher, error) {
-	w := &Watcher{path: path, interval: DefaultPollInterval, read: readFile}
+	w := &Watcher{path: path, interval: DefaultPollInterval, files: diskSource()}
 	for _, o := range opts {
 		if o != nil {
 			o(w)
@@ -74,7 +74,7 @@ func Watch(ctx context.Context, path string, opts ...WatchOption) (*Watcher, err
 func (w *Watcher) Policy() *Policy { return w.current.Load() }
 
 // Reload loads the files now (on SIGHUP, say). On failure the policy in force is kept, the
-// error is returned and passed to OnReloadError.
+// error is returned and passed to the WithOnReloadError function.
 func (w *Watcher) Reload() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -108,10 +108,10 @@ func (w *Watcher) poll(ctx context.Context) {
 		case <-t.C:
 		}
 		w.mu.Lock()
-		changed := w.seen.changed(w.read)
+		changed := w.seen.changed(w.files.read)
 		w.mu.Unlock()
 		if changed {
-			_ = w.Reload() // reported through OnReloadError
+			_ = w.Reload() // reported through WithOnReloadError
 		}
 	}
 }
@@ -121,11 +121,13 @@ func (w *Watcher) poll(ctx context.Context) {
 // the next poll sees it complete and reloads it.
 func (w *Watcher) load() (*Policy, fingerprints, error) {
 	seen := fingerprints{}
-	p, err := load(w.path, func(name string) ([]byte, error) {
-		data, err := w.read(name)
+	recording := w.files
+	recording.read = func(name string) ([]byte, error) {
+		data, err := w.files.read(name)
 		seen[name] = fingerprint(data, err)
 		return data, err
-	})
+	}
+	p, err := load(w.path, recording)
 	return p, seen, err
 }
 
@@ -143,7 +145,7 @@ func fingerprint(data []byte, err error) [sha256.Size]byte {
 }
 
 // changed reports whether any of the files reads differently now.
-func (f fingerprints) changed(read readFunc) bool {
+func (f fingerprints) changed(read func(string) ([]byte, error)) bool {
 	for name, sum := range f {
 		if fingerprint(read(name)) != sum {
 			return true

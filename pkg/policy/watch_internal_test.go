@@ -28,7 +28,7 @@ func (h *halfWriter) arm(path string, n int) {
 }
 
 func (h *halfWriter) read(name string) ([]byte, error) {
-	data, err := readFile(name)
+	data, err := diskSource().read(name)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if err == nil && h.armed && name == h.path {
@@ -82,7 +82,9 @@ paths:
 	}
 	fs := &halfWriter{}
 	reloaded := make(chan *Policy, 16)
-	w := &Watcher{path: policyPath, interval: 5 * time.Millisecond, read: fs.read,
+	files := diskSource()
+	files.read = fs.read
+	w := &Watcher{path: policyPath, interval: 5 * time.Millisecond, files: files,
 		onReload: func(p *Policy) { reloaded <- p }, onError: func(err error) { t.Errorf("reload: %v", err) }}
 	p, seen, err := w.load()
 	if err != nil {

@@ -32,7 +32,7 @@ func TestWatcherReload(t *testing.T) {
 	writeFile(t, path, openPolicy)
 	var reloadErrs []error
 	w, err := policy.Watch(t.Context(), path, policy.WithPollInterval(time.Hour),
-		policy.OnReloadError(func(err error) { reloadErrs = append(reloadErrs, err) }))
+		policy.WithOnReloadError(func(err error) { reloadErrs = append(reloadErrs, err) }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestWatcherReload(t *testing.T) {
 		t.Error("bad change replaced the last good policy")
 	}
 	if len(reloadErrs) != 1 {
-		t.Errorf("OnReloadError called %d times; want 1", len(reloadErrs))
+		t.Errorf("the WithOnReloadError function called %d times; want 1", len(reloadErrs))
 	}
 }
 
@@ -66,8 +66,8 @@ func TestWatcherPollsForChanges(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	_, err := policy.Watch(ctx, path, policy.WithPollInterval(5*time.Millisecond),
-		policy.OnReload(func(p *policy.Policy) { reloaded <- p }),
-		policy.OnReloadError(func(err error) {
+		policy.WithOnReload(func(p *policy.Policy) { reloaded <- p }),
+		policy.WithOnReloadError(func(err error) {
 			select {
 			case failed <- err:
 			default:

@@ -129,8 +129,8 @@ func middleware(ctx context.Context, logger *slog.Logger, authz *cognito.JWTAuth
 		return policy.Middleware(p, authz, opts...), nil
 	}
 	watcher, err := policy.Watch(ctx, file,
-		policy.OnReloadError(func(err error) { logger.Warn("policy reload failed; keeping the last good policy", "err", err) }),
-		policy.OnReload(func(p *policy.Policy) { logger.Info("policy reloaded", "routes", len(p.Routes())) }))
+		policy.WithOnReloadError(func(err error) { logger.Warn("policy reload failed; keeping the last good policy", "err", err) }),
+		policy.WithOnReload(func(p *policy.Policy) { logger.Info("policy reloaded", "routes", len(p.Routes())) }))
 	if err != nil {
 		return nil, err
 	}
