@@ -11,7 +11,7 @@ import (
 )
 
 // all adds every case, family by family. Each case names the reason cognitokit must
-// give, from its documented rules (README, "Why a token is refused"); notes say why
+// give, from its documented rules (docs/verifying-tokens.md, "Why a token is refused"); notes say why
 // where the name does not.
 func (g *gen) all() {
 	g.valid()

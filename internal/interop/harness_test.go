@@ -12,9 +12,10 @@ import (
 	"regexp"
 	"runtime"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/cognitokit/cognitokit/internal/testkit"
 )
 
 // repoRoot is the module root of this source tree.
@@ -69,24 +70,6 @@ func runNode(t *testing.T, name string, args ...string) []byte {
 	return out
 }
 
-// lockedBuffer collects a child's output from its reader goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 var listening = regexp.MustCompile(`listening on port (\d+)`)
 
 // startNode starts a server script with env added to the environment, waits for its
@@ -102,7 +85,7 @@ func startNode(t *testing.T, name string, env ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var output lockedBuffer
+	var output testkit.LogBuffer // any goroutine may write
 	cmd.Stderr = &output
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -166,7 +166,7 @@ func bearerToken(r *http.Request) (string, error) {
 
 // isB64Token reports whether s is 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
 // It runs on every request over a ~1 KB token, hence the table, read eight bytes at a
-// time without a branch per byte (about 2.5x faster than comparing each byte).
+// time without a branch per byte.
 func isB64Token(s string) bool {
 	i := 0
 	for ; i+8 <= len(s); i += 8 {

@@ -1,16 +1,15 @@
 package policy_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cognitokit/cognitokit/internal/testkit"
 	"github.com/cognitokit/cognitokit/pkg/cognito"
 	"github.com/cognitokit/cognitokit/pkg/cognitotest"
 	"github.com/cognitokit/cognitokit/pkg/policy"
@@ -21,7 +20,7 @@ import (
 type stack struct {
 	cognito *cognitotest.Server
 	api     *httptest.Server
-	logs    *bytes.Buffer
+	logs    *testkit.LogBuffer
 }
 
 func newStack(t *testing.T) *stack {
@@ -50,8 +49,7 @@ func newStack(t *testing.T) *stack {
 			io.WriteString(w, "ok")
 		})
 	}
-	logs := &bytes.Buffer{}
-	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger, logs := testkit.NewLogger()
 	h := policy.Middleware(loadExample(t), authz, policy.WithRealm("orders"), policy.WithLogger(logger))(mux)
 	api := httptest.NewServer(h)
 	t.Cleanup(api.Close)
@@ -182,7 +180,7 @@ func TestMiddlewareAnswers(t *testing.T) {
 			t.Fatal("a token reached the logs")
 		}
 	}
-	if !strings.Contains(s.logs.String(), "code=insufficient_scope") {
+	if !strings.Contains(s.logs.String(), `"code":"insufficient_scope"`) {
 		t.Errorf("denials not logged:\n%s", s.logs)
 	}
 }

@@ -387,7 +387,7 @@ func TestStuckLockWaitersFetchOnTheirOwn(t *testing.T) {
 	}
 }
 
-// The ACL the README recommends is enough for the store: a fleet whose Redis user may
+// The ACL docs/security.md recommends is enough for the store: a fleet whose Redis user may
 // only touch its prefix, with only those commands, shares its token without a fallback.
 func TestDocumentedACLIsEnough(t *testing.T) {
 	r := startRedis(t)
