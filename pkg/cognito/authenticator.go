@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cognitokit/cognitokit/gen"
+	"github.com/cognitokit/cognitokit/internal/backoff"
 )
 
 const (
@@ -371,11 +372,7 @@ func (a *ClientCredentialsAuthenticator) run(ctx context.Context, f *flight, old
 // refreshBackoff is the wait after the given number of consecutive failed fetches
 // before a cached token is refreshed again.
 func refreshBackoff(failures int) time.Duration {
-	d := refreshBackoffMin
-	for i := 1; i < failures && d < refreshBackoffMax; i++ {
-		d *= 2
-	}
-	return min(d, refreshBackoffMax)
+	return backoff.Exponential{First: refreshBackoffMin, Max: refreshBackoffMax}.After(failures)
 }
 
 func (a *ClientCredentialsAuthenticator) warn(ctx context.Context, msg string, err error) {
@@ -508,7 +505,7 @@ func (a *ClientCredentialsAuthenticator) request(ctx context.Context) (tok *Toke
 		}
 		return t, 0, false, nil
 	case status == http.StatusTooManyRequests || status >= 500:
-		retryAfter, _ = parseRetryAfter(resp.Header.Get("Retry-After"), a.now())
+		retryAfter, _ = backoff.ParseRetryAfter(resp.Header.Get("Retry-After"), a.now())
 		oe, _ := oauthError(body)
 		return nil, retryAfter, true, &AuthenticationError{Reason: ErrTokenEndpointUnavailable, StatusCode: status,
 			Code: a.scrub(string(oe.Error), 64), Description: a.scrub(oe.ErrorDescription, 512)}

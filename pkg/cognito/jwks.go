@@ -20,12 +20,13 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
 	"github.com/cognitokit/cognitokit/gen"
+	"github.com/cognitokit/cognitokit/internal/backoff"
 )
 
 // Key-set timing that is not an option.
 const (
 	// jwksFirstBackoff is the wait after the first failed fetch; it doubles with each
-	// failure in a row.
+	// failure in a row, up to the refresh interval.
 	jwksFirstBackoff = time.Second
 	// jwksMaxColdBackoff caps the backoff while no key set was ever loaded, so a service
 	// that started during an outage recovers quickly once the JWKS answers again.
@@ -243,15 +244,15 @@ func (c *jwksCache) finish(f *jwksFlight, set *keySet, err error) {
 		if c.set.Load() == nil {
 			limit = min(limit, jwksMaxColdBackoff)
 		}
-		backoff := min(jwksFirstBackoff<<min(c.failures-1, 30), limit)
-		c.retryAt, c.lastErr = now.Add(backoff), err
+		wait := backoff.Exponential{First: jwksFirstBackoff, Max: limit}.After(c.failures)
+		c.retryAt, c.lastErr = now.Add(wait), err
 		c.refreshAt.Store(c.retryAt.UnixNano())
 		if c.set.Load() != nil {
 			c.logger.Warn("cognito: JWKS refresh failed; keeping the last good keys",
-				"issuer", c.issuer, "error", err.Error(), "failures", c.failures, "retry_in", backoff)
+				"issuer", c.issuer, "error", err.Error(), "failures", c.failures, "retry_in", wait)
 		} else {
 			c.logger.Warn("cognito: JWKS fetch failed; no keys loaded yet",
-				"issuer", c.issuer, "error", err.Error(), "failures", c.failures, "retry_in", backoff)
+				"issuer", c.issuer, "error", err.Error(), "failures", c.failures, "retry_in", wait)
 		}
 	}
 	if f.unknownKid {
