@@ -17,6 +17,7 @@ import (
 
 	"github.com/cognitokit/cognitokit/gen"
 	"github.com/cognitokit/cognitokit/internal/backoff"
+	"github.com/cognitokit/cognitokit/internal/flight"
 )
 
 const (
@@ -70,8 +71,8 @@ type ClientCredentialsAuthenticator struct {
 	flightTimeout  time.Duration // one fetch, retries included
 
 	mu       sync.Mutex
-	inflight *flight
-	failures int // consecutive failed fetches; written by the fetch goroutine only
+	inflight *flight.Call[*cacheEntry] // the fetch running, if any; its result is what its callers get
+	failures int                       // consecutive failed fetches; written by the fetch goroutine only
 
 	rejected   atomic.Pointer[Token] // the last token Invalidate dropped; never taken back from the store
 	lastReject atomic.Int64          // a.now() in Unix nanoseconds of the last 401-driven invalidation
@@ -83,13 +84,6 @@ type cacheEntry struct {
 	tok *Token
 	schedule
 	refreshing atomic.Bool // a background refresh was started for this entry
-}
-
-// flight is one token fetch, shared by every caller that needs a token while it runs.
-type flight struct {
-	done chan struct{}
-	e    *cacheEntry // what callers get: the new token, or a still-valid old one
-	err  error       // when e is nil
 }
 
 // NewClientCredentialsAuthenticator returns an authenticator for the app client cfg
@@ -287,8 +281,7 @@ func (a *ClientCredentialsAuthenticator) startRefresh(ctx context.Context, e *ca
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.inflight == nil && a.cur.Load() == e {
-		a.inflight = &flight{done: make(chan struct{})}
-		go a.run(ctx, a.inflight, e)
+		a.inflight = a.startFetch(ctx, e)
 	}
 }
 
@@ -305,45 +298,43 @@ func (a *ClientCredentialsAuthenticator) wait(ctx context.Context) (*cacheEntry,
 	}
 	f := a.inflight
 	if f == nil {
-		f = &flight{done: make(chan struct{})}
+		f = a.startFetch(ctx, a.cur.Load())
 		a.inflight = f
-		go a.run(ctx, f, a.cur.Load())
 	}
 	a.mu.Unlock()
-	select {
-	case <-f.done:
-		if f.e != nil {
-			return f.e, nil
-		}
-		return nil, f.err
-	case <-ctx.Done():
+	if !f.Await(ctx) {
 		return nil, waitError(ctx.Err())
 	}
+	return f.Result()
 }
 
 func waitError(err error) error { return fmt.Errorf("cognito: waiting for a token: %w", err) }
 
-// run is one fetch, in its own goroutine: its context keeps the values of the caller that
-// started it but not its cancellation, so that one caller giving up does not fail the
-// others; it is bounded by flightTimeout instead. old is the entry being replaced.
-func (a *ClientCredentialsAuthenticator) run(ctx context.Context, f *flight, old *cacheEntry) {
-	defer func() {
-		a.mu.Lock()
-		a.inflight = nil
-		a.mu.Unlock()
-		close(f.done)
-	}()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.flightTimeout)
-	defer cancel()
+// startFetch starts one fetch, to replace old, in its own goroutine: its context keeps
+// the values of the caller that started it but not its cancellation, so that one caller
+// giving up does not fail the others; it is bounded by flightTimeout instead. a.mu must
+// be held.
+func (a *ClientCredentialsAuthenticator) startFetch(ctx context.Context, old *cacheEntry) *flight.Call[*cacheEntry] {
+	return flight.Start(ctx, a.flightTimeout, func(ctx context.Context) (*cacheEntry, error) {
+		defer func() {
+			a.mu.Lock()
+			a.inflight = nil
+			a.mu.Unlock()
+		}()
+		return a.run(ctx, old)
+	})
+}
 
+// run is one fetch. It returns what its callers get: the new token, or, when the fetch
+// failed, a still-valid old one.
+func (a *ClientCredentialsAuthenticator) run(ctx context.Context, old *cacheEntry) (*cacheEntry, error) {
 	tok, err := a.obtain(ctx, old)
 	now := a.now()
 	if err == nil {
 		a.failures = 0
 		e := &cacheEntry{tok: tok, schedule: scheduleFor(tok, now, a.margin, a.refreshAhead)}
 		a.cur.Store(e)
-		f.e = e
-		return
+		return e, nil
 	}
 	a.failures++
 	if old != nil && now.Before(old.tok.ExpiresAt) {
@@ -358,15 +349,14 @@ func (a *ClientCredentialsAuthenticator) run(ctx context.Context, f *flight, old
 			e.freshUntil = until
 		}
 		if a.cur.CompareAndSwap(old, e) {
-			f.e = e
 			a.logger.LogAttrs(ctx, slog.LevelWarn, "cognito: token refresh failed; serving the cached token until it expires",
 				slog.String("client_id", a.cfg.ClientID), slog.String("reason", ReasonCode(err)),
 				slog.String("error", err.Error()), slog.Time("expires_at", old.tok.ExpiresAt))
-			return
+			return e, nil
 		}
 	}
-	f.err = err
 	a.warn(ctx, "cognito: token request failed", err)
+	return nil, err
 }
 
 // refreshBackoff is the wait after the given number of consecutive failed fetches

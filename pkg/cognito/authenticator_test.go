@@ -453,7 +453,7 @@ func TestRefreshAheadRunsOnceInBackground(t *testing.T) {
 		t.Fatalf("token requests = %d; want 2 (one background refresh)", n)
 	}
 	close(release)
-	<-f.done
+	<-f.Done()
 	if tok := mustToken(t, a); tok.Token != "token-2" {
 		t.Fatalf("after the refresh got %v; want token-2", tok)
 	}
@@ -749,7 +749,7 @@ func TestContextDeadlineDuringRetries(t *testing.T) {
 	f := currentFlight(a)
 	close(stop)
 	if f != nil {
-		<-f.done
+		<-f.Done()
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/cognitokit/cognitokit/internal/flight"
 )
 
 // TokenStore is where a ClientCredentialsAuthenticator keeps its token between requests,
@@ -48,13 +50,7 @@ type CoalescingStore interface {
 type MemoryStore struct {
 	mu      sync.Mutex
 	tokens  map[string]*Token
-	flights map[string]*storeFlight
-}
-
-type storeFlight struct {
-	done chan struct{}
-	tok  *Token
-	err  error
+	flights flight.Group[string, *Token]
 }
 
 // NewMemoryStore returns an empty MemoryStore.
@@ -89,32 +85,11 @@ func (s *MemoryStore) Delete(_ context.Context, key string, t *Token) error {
 }
 
 // Coalesce calls fetch, or, when a call for key is running, waits for it (or for ctx)
-// and returns its result.
+// and returns its result. fetch runs in its own goroutine, with ctx's values and
+// deadline but not its cancellation, so that the caller that started it giving up does
+// not fail the others waiting for it.
 func (s *MemoryStore) Coalesce(ctx context.Context, key string, fetch func(context.Context) (*Token, error)) (*Token, error) {
-	s.mu.Lock()
-	if f, ok := s.flights[key]; ok {
-		s.mu.Unlock()
-		select {
-		case <-f.done:
-			return f.tok, f.err
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	f := &storeFlight{done: make(chan struct{})}
-	if s.flights == nil {
-		s.flights = map[string]*storeFlight{}
-	}
-	s.flights[key] = f
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.flights, key)
-		s.mu.Unlock()
-		close(f.done)
-	}()
-	f.tok, f.err = fetch(ctx)
-	return f.tok, f.err
+	return s.flights.Do(ctx, key, 0, fetch)
 }
 
 // TokenKey returns the key under which tokens for cfg are stored: the same for every

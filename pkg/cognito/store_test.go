@@ -123,6 +123,34 @@ func TestMemoryStoreCoalesce(t *testing.T) {
 	}
 }
 
+// The caller that started a fetch giving up returns at once, but does not end the fetch,
+// which others may be waiting for.
+func TestMemoryStoreCoalesceStarterGivesUp(t *testing.T) {
+	s := NewMemoryStore()
+	entered, release := make(chan struct{}), make(chan struct{})
+	fetchErr := make(chan error, 1)
+	starter, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Coalesce(starter, "k", func(ctx context.Context) (*Token, error) {
+			close(entered)
+			<-release
+			fetchErr <- ctx.Err()
+			return &Token{Token: "shared"}, nil
+		})
+		done <- err
+	}()
+	<-entered
+	cancel()
+	if err := within(t, done, 10*time.Second, "the starter's return"); !errors.Is(err, context.Canceled) {
+		t.Errorf("starter got %v; want its context's error", err)
+	}
+	close(release)
+	if err := within(t, fetchErr, 10*time.Second, "the fetch's end"); err != nil {
+		t.Errorf("the fetch's context ended with its starter's: %v", err)
+	}
+}
+
 func TestSharedStoreTwoAuthenticatorsFetchOnce(t *testing.T) {
 	g := startGatedCognito(t, 0)
 	cfg := configFor(g.Server, "orders-reader")
