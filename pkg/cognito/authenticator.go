@@ -371,19 +371,18 @@ func (a *ClientCredentialsAuthenticator) warn(ctx context.Context, msg string, e
 }
 
 // obtain returns a token to replace old: one from the store if another authenticator
-// stored a fresh one, else a new one from the token endpoint, which it stores.
+// stored a fresh one, else a new one from the token endpoint, which the store keeps.
 func (a *ClientCredentialsAuthenticator) obtain(ctx context.Context, old *cacheEntry) (*Token, error) {
-	var own atomic.Pointer[Token] // what fetch got, when it ran for this authenticator
-	fetch := func(ctx context.Context) (*Token, error) {
-		t, err := a.loadOrFetch(ctx, old)
-		own.Store(t)
-		return t, err
-	}
 	c, ok := a.store.(CoalescingStore)
 	if !ok {
-		return fetch(ctx)
+		return a.loadOrFetch(ctx, old)
 	}
-	t, err := c.Coalesce(ctx, a.key, fetch)
+	var own atomic.Pointer[Token] // what this authenticator's fetch returned, when Coalesce ran it
+	t, err := c.Coalesce(ctx, a.key, func(ctx context.Context, stored *Token) (*Token, error) {
+		t, err := a.reuseOrFetch(ctx, stored, old)
+		own.Store(t)
+		return t, err
+	})
 	var ae *AuthenticationError
 	switch {
 	case own.Load() != nil:
@@ -401,26 +400,33 @@ func (a *ClientCredentialsAuthenticator) obtain(ctx context.Context, old *cacheE
 	default:
 		a.warn(ctx, "cognito: token store failed to coalesce a fetch", err)
 	}
-	return fetch(ctx)
+	return a.loadOrFetch(ctx, old)
 }
 
-// loadOrFetch returns the stored token if it can replace old, else a new one, which it
-// stores.
+// loadOrFetch is obtain without coalescing: the stored token if it can replace old, else
+// a new one, which it stores.
 func (a *ClientCredentialsAuthenticator) loadOrFetch(ctx context.Context, old *cacheEntry) (*Token, error) {
 	stored, err := a.store.Load(ctx, a.key)
 	if err != nil {
 		a.warn(ctx, "cognito: token store failed to load a token", err)
-	} else if a.replaces(stored, old, true) {
-		return stored, nil
+		stored = nil
 	}
-	t, err := a.fetch(ctx)
-	if err != nil {
-		return nil, err
+	t, err := a.reuseOrFetch(ctx, stored, old)
+	if err != nil || t == stored {
+		return t, err
 	}
 	if err := a.store.Store(ctx, a.key, t); err != nil {
 		a.warn(ctx, "cognito: token store failed to save a token", err)
 	}
 	return t, nil
+}
+
+// reuseOrFetch returns stored if it can replace old, else a new token from the endpoint.
+func (a *ClientCredentialsAuthenticator) reuseOrFetch(ctx context.Context, stored *Token, old *cacheEntry) (*Token, error) {
+	if a.replaces(stored, old, true) {
+		return stored, nil
+	}
+	return a.fetch(ctx)
 }
 
 // replaces reports whether t may replace old: another token, not invalidated, and still
@@ -456,6 +462,8 @@ func (a *ClientCredentialsAuthenticator) fetch(ctx context.Context) (*Token, err
 		}
 		return nil, err
 	}
+	// The stores that keep it ask the token how long it is served (Token.FreshWindow).
+	tok.margin, tok.hasMargin = a.margin, true
 	return tok, nil
 }
 

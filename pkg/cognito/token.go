@@ -31,6 +31,11 @@ type Token struct {
 	// the expiry margin and the refresh-ahead window are taken from. Zero means unknown:
 	// the lifetime then counts from when the token is loaded (from a [TokenStore]).
 	IssuedAt time.Time
+
+	// margin is the expiry margin of the authenticator that obtained the token, when
+	// hasMargin is set; see FreshWindow.
+	margin    time.Duration
+	hasMargin bool
 }
 
 // ExpiresAtISO returns ExpiresAt in RFC 3339 form, UTC.
@@ -80,35 +85,6 @@ func (s secretString) String() string   { return redacted(string(s)) }
 func (s secretString) GoString() string { return redacted(string(s)) }
 func (s secretString) Format(f fmt.State, verb rune) {
 	formatRedacted(f, verb, s.String(), s.GoString())
-}
-
-// schedule says when a cached token is refreshed ahead (in the background, while it is
-// still served) and when it stops being served (callers then wait for a new one).
-type schedule struct {
-	refreshAt  time.Time
-	freshUntil time.Time
-}
-
-// scheduleFor computes the schedule of t at now. The token is fresh until ExpiresAt minus
-// margin, the margin being at most half the lifetime, so that short-lived tokens (2
-// minutes and less) are still cached. The refresh-ahead window is the last fraction ahead
-// of the span between IssuedAt and the end of freshness.
-func scheduleFor(t *Token, now time.Time, margin time.Duration, ahead float64) schedule {
-	issued := t.IssuedAt
-	if issued.IsZero() || issued.After(now) {
-		issued = now
-	}
-	lifetime := t.ExpiresAt.Sub(issued)
-	if lifetime <= 0 {
-		return schedule{refreshAt: t.ExpiresAt, freshUntil: t.ExpiresAt}
-	}
-	margin = min(margin, lifetime/2)
-	freshUntil := t.ExpiresAt.Add(-margin)
-	span := freshUntil.Sub(issued)
-	return schedule{
-		refreshAt:  freshUntil.Add(-time.Duration(ahead * float64(span))),
-		freshUntil: freshUntil,
-	}
 }
 
 // maxLifetime clamps expires_in, so that an absurd value cannot overflow a Duration.
