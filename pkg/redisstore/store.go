@@ -28,16 +28,10 @@ var ErrUnavailable = errors.New("redisstore: redis unavailable")
 // token request between them when it is missing or due for a refresh. Build it with
 // [New]; it is safe for concurrent use.
 type Store struct {
-	client   redis.UniversalClient
-	prefix   string
-	lockTTL  time.Duration
-	timeout  time.Duration
-	maxWait  time.Duration
-	cooldown time.Duration
-	logger   *slog.Logger
-	now      func() time.Time
+	client redis.UniversalClient
+	options
 
-	downUntil atomic.Int64 // now() in Unix ns until which Redis is left alone; 0 when up
+	downUntil atomic.Int64 // clock() in Unix ns until which Redis is left alone; 0 when up
 	down      atomic.Bool  // Redis was found unavailable and has not answered since
 
 	hits, misses, stores     atomic.Uint64
@@ -78,17 +72,7 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("redisstore: client is nil")
 	}
-	o := newOptions(opts)
-	return &Store{
-		client:   client,
-		prefix:   o.prefix,
-		lockTTL:  o.lockTTL,
-		timeout:  o.timeout,
-		maxWait:  o.maxWait,
-		cooldown: o.cooldown,
-		logger:   o.logger,
-		now:      o.clock,
-	}, nil
+	return &Store{client: client, options: newOptions(opts)}, nil
 }
 
 // Stats returns the store's counters.
@@ -153,7 +137,7 @@ func decode(v string) *cognito.Token {
 // and nothing depends on Redis expiring the key, since the authenticators check a loaded
 // token's instants themselves. Zero or less means the token is not worth storing.
 func (s *Store) freshTTL(t *cognito.Token) time.Duration {
-	from, until := t.FreshWindow(s.now())
+	from, until := t.FreshWindow(s.clock())
 	return until.Sub(from)
 }
 
@@ -395,7 +379,7 @@ func (s *Store) await(ctx context.Context, wakeKey string, pttl time.Duration) (
 // run: a lock taken that way is never released by this instance and expires after the
 // lock TTL, which the other instances then wait for at most.
 func (s *Store) call(ctx context.Context, op string, bound time.Duration, f func(context.Context) error) error {
-	if until := s.downUntil.Load(); until != 0 && s.now().UnixNano() < until {
+	if until := s.downUntil.Load(); until != 0 && s.clock().UnixNano() < until {
 		s.fallbacks.Add(1)
 		return &unavailableError{op: op, err: errCoolingOff}
 	}
@@ -421,7 +405,7 @@ func (s *Store) call(ctx context.Context, op string, bound time.Duration, f func
 		return fmt.Errorf("redisstore: %s: %w", op, ctx.Err())
 	}
 	s.fallbacks.Add(1)
-	s.downUntil.Store(s.now().Add(s.cooldown).UnixNano())
+	s.downUntil.Store(s.clock().Add(s.cooldown).UnixNano())
 	if s.down.CompareAndSwap(false, true) {
 		s.logger.LogAttrs(ctx, slog.LevelWarn, "redisstore: redis unavailable; authenticators fetch tokens on their own",
 			slog.String("op", op), slog.String("error", err.Error()), slog.Duration("retry_in", s.cooldown))
