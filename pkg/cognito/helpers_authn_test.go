@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cognitokit/cognitokit/internal/flight"
 	"github.com/cognitokit/cognitokit/internal/testkit"
 	"github.com/cognitokit/cognitokit/pkg/cognitotest"
 )
@@ -167,7 +168,7 @@ func startGatedCognito(t testing.TB, ttl time.Duration) *gatedCognito {
 }
 
 // currentFlight returns the fetch in progress, if any.
-func currentFlight(a *ClientCredentialsAuthenticator) *flight {
+func currentFlight(a *ClientCredentialsAuthenticator) *flight.Call[*cacheEntry] {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.inflight
@@ -177,7 +178,7 @@ func currentFlight(a *ClientCredentialsAuthenticator) *flight {
 // finished, and its effects happened before currentFlight's lock.
 func waitFlight(a *ClientCredentialsAuthenticator) {
 	if f := currentFlight(a); f != nil {
-		<-f.done
+		<-f.Done()
 	}
 }
 

@@ -226,7 +226,7 @@ func awaitFetch(c *jwksCache) {
 	f := c.flight
 	c.mu.Unlock()
 	if f != nil {
-		<-f.done
+		<-f.call.Done()
 	}
 }
 

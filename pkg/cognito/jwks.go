@@ -20,12 +20,14 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
 	"github.com/cognitokit/cognitokit/gen"
+	"github.com/cognitokit/cognitokit/internal/backoff"
+	"github.com/cognitokit/cognitokit/internal/flight"
 )
 
 // Key-set timing that is not an option.
 const (
 	// jwksFirstBackoff is the wait after the first failed fetch; it doubles with each
-	// failure in a row.
+	// failure in a row, up to the refresh interval.
 	jwksFirstBackoff = time.Second
 	// jwksMaxColdBackoff caps the backoff while no key set was ever loaded, so a service
 	// that started during an outage recovers quickly once the JWKS answers again.
@@ -82,10 +84,9 @@ type jwksCache struct {
 	cooldownUntil time.Time
 }
 
-// jwksFlight is one fetch; done is closed when it ends, after the result is installed.
+// jwksFlight is one fetch; its call finishes after the result is installed.
 type jwksFlight struct {
-	done chan struct{}
-	err  error
+	call *flight.Call[struct{}]
 	// unknownKid: some caller waits for this fetch because of a kid it did not know.
 	// Guarded by jwksCache.mu.
 	unknownKid bool
@@ -189,15 +190,13 @@ func (c *jwksCache) load(ctx context.Context, now time.Time, force bool) error {
 // wait waits for f or the caller's context, whichever ends first. The fetch itself is not
 // cancelled: other callers may be waiting for it.
 func (c *jwksCache) wait(ctx context.Context, f *jwksFlight) error {
-	select {
-	case <-f.done:
-		if f.err != nil {
-			return c.unavailable("fetch failed", f.err)
-		}
-		return nil
-	case <-ctx.Done():
+	if !f.call.Await(ctx) {
 		return c.unavailable("gave up waiting for the fetch", ctx.Err())
 	}
+	if _, err := f.call.Result(); err != nil {
+		return c.unavailable("fetch failed", err)
+	}
+	return nil
 }
 
 func (c *jwksCache) unavailable(detail string, err error) error {
@@ -208,19 +207,23 @@ func (c *jwksCache) unavailable(detail string, err error) error {
 // caller's (tracing) but not its cancellation, since other callers may come to wait for
 // it; fetchTimeout bounds it. c.mu must be held.
 func (c *jwksCache) startLocked(ctx context.Context) *jwksFlight {
-	f := &jwksFlight{done: make(chan struct{})}
+	f := &jwksFlight{}
 	c.flight = f
 	c.refreshAt.Store(math.MaxInt64)
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.fetchTimeout)
-	go func() {
-		defer cancel()
-		set, err := c.fetch(fctx)
-		c.finish(f, set, err)
-	}()
+	f.call = flight.Start(ctx, c.fetchTimeout, func(ctx context.Context) (struct{}, error) {
+		// Installed even if fetch panics, so that the cache is not left with a fetch that
+		// never ends (the waiters get the panic).
+		set, err := (*keySet)(nil), errFetchPanicked
+		defer func() { c.finish(f, set, err) }()
+		set, err = c.fetch(ctx)
+		return struct{}{}, err
+	})
 	return f
 }
 
-// finish installs the result of f and wakes its waiters.
+var errFetchPanicked = errors.New("the fetch panicked")
+
+// finish installs the result of f, before its waiters are woken.
 func (c *jwksCache) finish(f *jwksFlight, set *keySet, err error) {
 	c.mu.Lock()
 	now := c.clock()
@@ -243,29 +246,27 @@ func (c *jwksCache) finish(f *jwksFlight, set *keySet, err error) {
 		if c.set.Load() == nil {
 			limit = min(limit, jwksMaxColdBackoff)
 		}
-		backoff := min(jwksFirstBackoff<<min(c.failures-1, 30), limit)
-		c.retryAt, c.lastErr = now.Add(backoff), err
+		wait := backoff.Exponential{First: jwksFirstBackoff, Max: limit}.After(c.failures)
+		c.retryAt, c.lastErr = now.Add(wait), err
 		c.refreshAt.Store(c.retryAt.UnixNano())
 		if c.set.Load() != nil {
 			c.logger.Warn("cognito: JWKS refresh failed; keeping the last good keys",
-				"issuer", c.issuer, "error", err.Error(), "failures", c.failures, "retry_in", backoff)
+				"issuer", c.issuer, "error", err.Error(), "failures", c.failures, "retry_in", wait)
 		} else {
 			c.logger.Warn("cognito: JWKS fetch failed; no keys loaded yet",
-				"issuer", c.issuer, "error", err.Error(), "failures", c.failures, "retry_in", backoff)
+				"issuer", c.issuer, "error", err.Error(), "failures", c.failures, "retry_in", wait)
 		}
 	}
 	if f.unknownKid {
 		c.cooldownUntil = now.Add(c.cooldown)
 	}
 	c.flight = nil
-	f.err = err
 	c.mu.Unlock()
 	// Purge before waking the waiters, so whoever waited for a key change finds the
 	// tokens of the old keys gone, not just dead.
 	if changed && c.onChange != nil {
 		c.onChange(c)
 	}
-	close(f.done)
 }
 
 // fetch downloads and parses the JWKS through the generated client. It reads the raw

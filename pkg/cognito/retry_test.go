@@ -3,9 +3,10 @@ package cognito
 import (
 	"context"
 	"errors"
-	"net/http"
 	"testing"
 	"time"
+
+	"github.com/cognitokit/cognitokit/internal/backoff"
 )
 
 func TestRetryDelay(t *testing.T) {
@@ -36,52 +37,6 @@ func TestRetryDelay(t *testing.T) {
 	for _, tt := range tests {
 		if got := p.delay(tt.failures, tt.retryAfter, tt.jitter); got != tt.want {
 			t.Errorf("%s: delay = %v; want %v", tt.name, got, tt.want)
-		}
-	}
-}
-
-func TestFullJitter(t *testing.T) {
-	const ceiling = 50 * time.Millisecond
-	seen := map[time.Duration]bool{}
-	for range 1000 {
-		d := fullJitter(ceiling)
-		if d < 0 || d > ceiling {
-			t.Fatalf("fullJitter(%v) = %v", ceiling, d)
-		}
-		seen[d] = true
-	}
-	if len(seen) < 100 {
-		t.Errorf("only %d distinct waits in 1000: not random", len(seen))
-	}
-	if fullJitter(0) != 0 || fullJitter(-time.Second) != 0 {
-		t.Error("fullJitter of a non-positive ceiling is not 0")
-	}
-}
-
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	tests := []struct {
-		in   string
-		want time.Duration
-		ok   bool
-	}{
-		{"1", time.Second, true},
-		{" 120 ", 2 * time.Minute, true},
-		{"0", 0, true},
-		{"99999999999999999999", 0, false}, // overflows uint64
-		{"18446744073709551615", maxRetryAfterSeconds * time.Second, true},
-		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
-		{"Sunday, 01-Mar-26 12:00:30 GMT", 30 * time.Second, true}, // RFC 850
-		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},     // in the past: no wait
-		{"-1", 0, false},
-		{"1.5", 0, false},
-		{"soon", 0, false},
-		{"", 0, false},
-	}
-	for _, tt := range tests {
-		got, ok := parseRetryAfter(tt.in, now)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.ok)
 		}
 	}
 }
@@ -162,7 +117,7 @@ func TestRetrierStopsWhenContextEnds(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.sleep = func(ctx context.Context, d time.Duration) error {
 		cancel()
-		return sleepContext(ctx, time.Hour)
+		return backoff.Sleep(ctx, time.Hour)
 	}
 	calls := 0
 	attempts, err := r.do(ctx, func(context.Context) (time.Duration, bool, error) {
@@ -171,19 +126,5 @@ func TestRetrierStopsWhenContextEnds(t *testing.T) {
 	})
 	if attempts != 1 || calls != 1 || err != errTemporary {
 		t.Errorf("do = %d, %v with %d calls; want 1 attempt and the last error", attempts, err, calls)
-	}
-}
-
-func TestSleepContext(t *testing.T) {
-	if err := sleepContext(context.Background(), time.Microsecond); err != nil {
-		t.Errorf("sleepContext = %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := sleepContext(ctx, time.Hour); !errors.Is(err, context.Canceled) {
-		t.Errorf("sleepContext on a cancelled context = %v", err)
-	}
-	if err := sleepContext(ctx, 0); !errors.Is(err, context.Canceled) {
-		t.Errorf("sleepContext(0) on a cancelled context = %v", err)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/cognitokit/cognitokit/internal/flight"
 )
 
 // TokenStore is where a ClientCredentialsAuthenticator keeps its token between requests,
@@ -20,7 +22,8 @@ type TokenStore interface {
 	// Load returns the token stored under key, or nil when there is none. It may return an
 	// expired token; the authenticator checks.
 	Load(ctx context.Context, key string) (*Token, error)
-	// Store saves t under key, replacing what was there.
+	// Store saves t under key, replacing what was there. A store that expires what it
+	// keeps keeps t at least for its fresh window ([Token.FreshWindow]).
 	Store(ctx context.Context, key string, t *Token) error
 	// Delete removes the token under key if it is still t (the same Token string), so
 	// that an authenticator dropping a token rejected downstream does not delete a newer
@@ -33,12 +36,16 @@ type TokenStore interface {
 // request goes out. A store shared by a fleet implements it with a lock across processes.
 type CoalescingStore interface {
 	TokenStore
-	// Coalesce calls fetch, unless a Coalesce for key is already running, in which case it
-	// may either wait for that call and return its result, or wait for it to finish and
-	// then call fetch (fetch first loads from the store, so it then finds the fresh token
-	// without a request). It returns ctx's error if ctx ends while waiting; an error fetch
-	// returns is passed through unchanged.
-	Coalesce(ctx context.Context, key string, fetch func(context.Context) (*Token, error)) (*Token, error)
+	// Coalesce calls fetch with the token stored under key (nil when there is none),
+	// which a store may read in the same step as it takes its lock, and returns the token
+	// fetch returns, having stored it unless it is that stored token itself: fetch makes
+	// no store calls of its own. When a Coalesce for key is already running, Coalesce
+	// may instead wait for that call and return its result, or wait for it to finish and
+	// then call fetch, which is then given the token that call stored.
+	//
+	// It returns ctx's error if ctx ends while waiting, and an error fetch returns
+	// unchanged. If storing the token fails, it returns the token and the error.
+	Coalesce(ctx context.Context, key string, fetch func(ctx context.Context, stored *Token) (*Token, error)) (*Token, error)
 }
 
 // MemoryStore is a [CoalescingStore] in the process's memory. Authenticators given the same
@@ -48,13 +55,7 @@ type CoalescingStore interface {
 type MemoryStore struct {
 	mu      sync.Mutex
 	tokens  map[string]*Token
-	flights map[string]*storeFlight
-}
-
-type storeFlight struct {
-	done chan struct{}
-	tok  *Token
-	err  error
+	flights flight.Group[string, *Token]
 }
 
 // NewMemoryStore returns an empty MemoryStore.
@@ -88,33 +89,20 @@ func (s *MemoryStore) Delete(_ context.Context, key string, t *Token) error {
 	return nil
 }
 
-// Coalesce calls fetch, or, when a call for key is running, waits for it (or for ctx)
-// and returns its result.
-func (s *MemoryStore) Coalesce(ctx context.Context, key string, fetch func(context.Context) (*Token, error)) (*Token, error) {
-	s.mu.Lock()
-	if f, ok := s.flights[key]; ok {
-		s.mu.Unlock()
-		select {
-		case <-f.done:
-			return f.tok, f.err
-		case <-ctx.Done():
-			return nil, ctx.Err()
+// Coalesce calls fetch with the token under key and stores the token it returns, or,
+// when a call for key is running, waits for it (or for ctx) and returns its result.
+// fetch runs in its own goroutine, with ctx's values and deadline but not its
+// cancellation, so that the caller that started it giving up does not fail the others
+// waiting for it.
+func (s *MemoryStore) Coalesce(ctx context.Context, key string, fetch func(ctx context.Context, stored *Token) (*Token, error)) (*Token, error) {
+	return s.flights.Do(ctx, key, 0, func(ctx context.Context) (*Token, error) {
+		stored, _ := s.Load(ctx, key)
+		t, err := fetch(ctx, stored)
+		if err == nil && t != nil && t != stored {
+			_ = s.Store(ctx, key, t)
 		}
-	}
-	f := &storeFlight{done: make(chan struct{})}
-	if s.flights == nil {
-		s.flights = map[string]*storeFlight{}
-	}
-	s.flights[key] = f
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.flights, key)
-		s.mu.Unlock()
-		close(f.done)
-	}()
-	f.tok, f.err = fetch(ctx)
-	return f.tok, f.err
+		return t, err
+	})
 }
 
 // TokenKey returns the key under which tokens for cfg are stored: the same for every

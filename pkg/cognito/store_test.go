@@ -77,7 +77,7 @@ func TestMemoryStoreCoalesce(t *testing.T) {
 	var calls atomic.Int64
 	release := make(chan struct{})
 	entered := make(chan struct{})
-	fetch := func(ctx context.Context) (*Token, error) {
+	fetch := func(context.Context, *Token) (*Token, error) {
 		if calls.Add(1) == 1 {
 			close(entered)
 		}
@@ -106,7 +106,7 @@ func TestMemoryStoreCoalesce(t *testing.T) {
 		t.Fatalf("fetch calls while the first runs = %d; want 1", n)
 	}
 	// Another key is not held up.
-	if tok, err := s.Coalesce(context.Background(), "other", func(context.Context) (*Token, error) {
+	if tok, err := s.Coalesce(context.Background(), "other", func(context.Context, *Token) (*Token, error) {
 		return &Token{Token: "o"}, nil
 	}); err != nil || tok.Token != "o" {
 		t.Errorf("other key: %v, %v", tok, err)
@@ -118,8 +118,48 @@ func TestMemoryStoreCoalesce(t *testing.T) {
 		}
 	}
 	failing := errors.New("fetch failed")
-	if _, err := s.Coalesce(context.Background(), "k", func(context.Context) (*Token, error) { return nil, failing }); err != failing {
+	if _, err := s.Coalesce(context.Background(), "k", func(context.Context, *Token) (*Token, error) { return nil, failing }); err != failing {
 		t.Errorf("fetch error passed as %v", err)
+	}
+	// fetch is given what is stored, and what it returns is stored.
+	shared, _ := s.Load(context.Background(), "k")
+	if shared == nil || shared.Token != "shared" {
+		t.Fatalf("stored after the fetch: %v; want its token", shared)
+	}
+	var given *Token
+	if tok, _ := s.Coalesce(context.Background(), "k", func(_ context.Context, stored *Token) (*Token, error) {
+		given = stored
+		return stored, nil
+	}); tok != shared || given != shared {
+		t.Errorf("fetch given %v and Coalesce returned %v; want the stored token both times", given, tok)
+	}
+}
+
+// The caller that started a fetch giving up returns at once, but does not end the fetch,
+// which others may be waiting for.
+func TestMemoryStoreCoalesceStarterGivesUp(t *testing.T) {
+	s := NewMemoryStore()
+	entered, release := make(chan struct{}), make(chan struct{})
+	fetchErr := make(chan error, 1)
+	starter, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Coalesce(starter, "k", func(ctx context.Context, _ *Token) (*Token, error) {
+			close(entered)
+			<-release
+			fetchErr <- ctx.Err()
+			return &Token{Token: "shared"}, nil
+		})
+		done <- err
+	}()
+	<-entered
+	cancel()
+	if err := within(t, done, 10*time.Second, "the starter's return"); !errors.Is(err, context.Canceled) {
+		t.Errorf("starter got %v; want its context's error", err)
+	}
+	close(release)
+	if err := within(t, fetchErr, 10*time.Second, "the fetch's end"); err != nil {
+		t.Errorf("the fetch's context ended with its starter's: %v", err)
 	}
 }
 
@@ -220,7 +260,7 @@ var errStoreDown = errors.New("store backend down")
 func (failingStore) Load(context.Context, string) (*Token, error) { return nil, errStoreDown }
 func (failingStore) Store(context.Context, string, *Token) error  { return errStoreDown }
 func (failingStore) Delete(context.Context, string, *Token) error { return errStoreDown }
-func (failingCoalescingStore) Coalesce(context.Context, string, func(context.Context) (*Token, error)) (*Token, error) {
+func (failingCoalescingStore) Coalesce(context.Context, string, func(context.Context, *Token) (*Token, error)) (*Token, error) {
 	return nil, errStoreDown
 }
 

@@ -3,8 +3,6 @@ package redisstore
 import (
 	"log/slog"
 	"time"
-
-	"github.com/cognitokit/cognitokit/pkg/cognito"
 )
 
 // Defaults of the options.
@@ -35,7 +33,6 @@ type options struct {
 	timeout  time.Duration
 	maxWait  time.Duration
 	cooldown time.Duration
-	margin   time.Duration
 	logger   *slog.Logger
 	clock    func() time.Time
 }
@@ -47,7 +44,6 @@ func newOptions(opts []Option) options {
 		timeout:  DefaultTimeout,
 		maxWait:  DefaultMaxWait,
 		cooldown: DefaultCooldown,
-		margin:   cognito.DefaultExpiryMargin,
 		logger:   slog.New(slog.DiscardHandler),
 		clock:    time.Now,
 	}
@@ -103,18 +99,6 @@ func WithCooldown(d time.Duration) Option {
 	return func(o *options) {
 		if d >= 0 {
 			o.cooldown = d
-		}
-	}
-}
-
-// WithExpiryMargin sets the margin the Redis TTL of a stored token is computed with
-// (default [cognito.DefaultExpiryMargin]): give it the authenticators'
-// [cognito.WithExpiryMargin] so that a token stays in Redis exactly as long as they
-// serve it.
-func WithExpiryMargin(d time.Duration) Option {
-	return func(o *options) {
-		if d >= 0 {
-			o.margin = d
 		}
 	}
 }

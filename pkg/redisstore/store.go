@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,17 +28,10 @@ var ErrUnavailable = errors.New("redisstore: redis unavailable")
 // token request between them when it is missing or due for a refresh. Build it with
 // [New]; it is safe for concurrent use.
 type Store struct {
-	client   redis.UniversalClient
-	prefix   string
-	lockTTL  time.Duration
-	timeout  time.Duration
-	maxWait  time.Duration
-	cooldown time.Duration
-	margin   time.Duration
-	logger   *slog.Logger
-	now      func() time.Time
+	client redis.UniversalClient
+	options
 
-	downUntil atomic.Int64 // now() in Unix ns until which Redis is left alone; 0 when up
+	downUntil atomic.Int64 // clock() in Unix ns until which Redis is left alone; 0 when up
 	down      atomic.Bool  // Redis was found unavailable and has not answered since
 
 	hits, misses, stores     atomic.Uint64
@@ -80,18 +72,7 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("redisstore: client is nil")
 	}
-	o := newOptions(opts)
-	return &Store{
-		client:   client,
-		prefix:   o.prefix,
-		lockTTL:  o.lockTTL,
-		timeout:  o.timeout,
-		maxWait:  o.maxWait,
-		cooldown: o.cooldown,
-		margin:   o.margin,
-		logger:   o.logger,
-		now:      o.clock,
-	}, nil
+	return &Store{client: client, options: newOptions(opts)}, nil
 }
 
 // Stats returns the store's counters.
@@ -156,43 +137,14 @@ func decode(v string) *cognito.Token {
 	return t
 }
 
-// freshTTL is the Redis TTL of t: its fresh window, from when it was issued to its expiry
-// minus the margin (at most half its lifetime), as the authenticator computes it. It is
-// a duration taken from the token's own instants, not from a clock, so it is right
-// whichever clock the authenticators run on; and nothing depends on Redis expiring the
-// key, since the authenticators check a loaded token's instants themselves. Zero means
-// the token is not worth storing.
+// freshTTL is the Redis TTL of t: its fresh window, as the authenticator that obtained
+// it serves it ([cognito.Token.FreshWindow]). It is a span taken from the token's own
+// instants, not from a clock, so it is right whichever clock the authenticators run on;
+// and nothing depends on Redis expiring the key, since the authenticators check a loaded
+// token's instants themselves. Zero or less means the token is not worth storing.
 func (s *Store) freshTTL(t *cognito.Token) time.Duration {
-	issued := t.IssuedAt
-	if issued.IsZero() || issued.After(t.ExpiresAt) {
-		issued = s.now()
-	}
-	life := t.ExpiresAt.Sub(issued)
-	if life <= 0 {
-		return 0
-	}
-	return life - min(s.margin, life/2)
-}
-
-// hold is the fetch running under this instance's lock. It rides in the context given to
-// the fetch, so that the authenticator's Load inside the fetch gets the token read when
-// the lock was taken, and its Store is done by the release: the holder's fetch costs two
-// round trips, whatever it finds.
-type hold struct {
-	s       *Store
-	key     string
-	loaded  string
-	mu      sync.Mutex
-	pending *cognito.Token
-}
-
-type holdKey struct{}
-
-func (s *Store) holding(ctx context.Context, key string) *hold {
-	if h, ok := ctx.Value(holdKey{}).(*hold); ok && h.s == s && h.key == key {
-		return h
-	}
-	return nil
+	from, until := t.FreshWindow(s.clock())
+	return until.Sub(from)
 }
 
 func (s *Store) counted(t *cognito.Token) *cognito.Token {
@@ -207,14 +159,6 @@ func (s *Store) counted(t *cognito.Token) *cognito.Token {
 // Load returns the token stored under key, or nil. It fails, with an error matching
 // [ErrUnavailable], only when Redis does.
 func (s *Store) Load(ctx context.Context, key string) (*cognito.Token, error) {
-	if h := s.holding(ctx, key); h != nil {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if h.pending != nil {
-			return h.pending, nil
-		}
-		return s.counted(decode(h.loaded)), nil
-	}
 	var raw string
 	err := s.call(ctx, "load", s.timeout, func(ctx context.Context) error {
 		v, err := s.client.Get(ctx, s.RedisKey(key)).Result()
@@ -231,16 +175,9 @@ func (s *Store) Load(ctx context.Context, key string) (*cognito.Token, error) {
 }
 
 // Store saves t under key, with a Redis TTL of its fresh window, unless Redis holds a
-// token that expires no earlier. Within a fetch holding the lock, t is saved when the
-// fetch ends, together with the release of the lock.
+// token that expires no earlier.
 func (s *Store) Store(ctx context.Context, key string, t *cognito.Token) error {
 	if t == nil || t.Token == "" {
-		return nil
-	}
-	if h := s.holding(ctx, key); h != nil {
-		h.mu.Lock()
-		h.pending = t
-		h.mu.Unlock()
 		return nil
 	}
 	ttl := s.freshTTL(t)
@@ -272,16 +209,16 @@ func (s *Store) Delete(ctx context.Context, key string, t *cognito.Token) error 
 
 // Coalesce runs fetch in one instance of the fleet at a time for key. It takes the lock
 // (SET NX PX with a random fence, in the same round trip as reading the token) and runs
-// fetch, which finds the token read with the lock when it is fresh, else requests one;
-// the release stores it, deletes the lock if it still holds the fence, and hands the token
-// to every instance that waited. An instance finding the lock taken waits on a Redis list
-// for that token, each wait bounded by ctx, by the lock's remaining TTL (after which a
+// fetch, given the token read with the lock, which returns that token when it is fresh,
+// else requests one; the release stores a requested token, deletes the lock if it still
+// holds the fence, and hands the token to every instance that waited. An instance
+// finding the lock taken waits on a Redis list for that token, each wait bounded by ctx, by the lock's remaining TTL (after which a
 // dead holder's lock has expired and it tries to take it itself) and, in all, by
 // [WithMaxWait]. A holder renews its lock while fetch runs.
 //
 // It returns ctx's error if ctx ends while waiting, an error matching [ErrUnavailable]
 // if Redis fails or the wait lasts too long, and fetch's error unchanged.
-func (s *Store) Coalesce(ctx context.Context, key string, fetch func(context.Context) (*cognito.Token, error)) (*cognito.Token, error) {
+func (s *Store) Coalesce(ctx context.Context, key string, fetch func(ctx context.Context, stored *cognito.Token) (*cognito.Token, error)) (*cognito.Token, error) {
 	fence := newFence() // the lock's value if this call holds it, else its name as a waiter
 	keys := s.keys(key, fence)
 	waitCtx, cancel := context.WithTimeout(ctx, s.maxWait)
@@ -302,7 +239,7 @@ func (s *Store) Coalesce(ctx context.Context, key string, fetch func(context.Con
 			return nil, &unavailableError{op: "lock", err: errors.New("unexpected answer")}
 		}
 		if held {
-			return s.lead(ctx, key, keys, fence, loaded, fetch)
+			return s.lead(ctx, keys, fence, loaded, fetch)
 		}
 		s.lockWaits.Add(1)
 		tok, err := s.await(waitCtx, wakeKey(keys[0], holder), pttl)
@@ -335,24 +272,23 @@ func acquired(res []any) (held bool, loaded string, pttl time.Duration, holder s
 	return flag == 1, loaded, time.Duration(remaining) * time.Millisecond, holder, ok1 && ok2 && ok3 && ok4
 }
 
-// lead runs fetch holding the lock, then releases it.
-func (s *Store) lead(ctx context.Context, key string, keys []string, fence, loaded string,
-	fetch func(context.Context) (*cognito.Token, error)) (*cognito.Token, error) {
+// lead runs fetch holding the lock, given the token read with it, then releases the
+// lock, storing the token fetch returned unless it is the one it was given: the holder's
+// fetch costs two round trips, whatever it finds.
+func (s *Store) lead(ctx context.Context, keys []string, fence, loaded string,
+	fetch func(context.Context, *cognito.Token) (*cognito.Token, error)) (*cognito.Token, error) {
 	s.locks.Add(1)
-	h := &hold{s: s, key: key, loaded: loaded}
+	stored := s.counted(decode(loaded))
 	stop := s.renew(keys, fence)
 	tok, fetchErr := func() (*cognito.Token, error) {
 		defer stop()
-		return fetch(context.WithValue(ctx, holdKey{}, h))
+		return fetch(ctx, stored)
 	}()
 
-	h.mu.Lock()
-	pending := h.pending
-	h.mu.Unlock()
 	value, exp, ttl := "", int64(0), time.Duration(0)
-	if pending != nil {
-		if ttl = s.freshTTL(pending); ttl > 0 {
-			value, exp = encode(pending), pending.ExpiresAt.UnixMilli()
+	if fetchErr == nil && tok != nil && tok != stored && tok.Token != "" {
+		if ttl = s.freshTTL(tok); ttl > 0 {
+			value, exp = encode(tok), tok.ExpiresAt.UnixMilli()
 		}
 	}
 	wake := ""
@@ -450,7 +386,7 @@ func (s *Store) await(ctx context.Context, wakeKey string, pttl time.Duration) (
 // run: a lock taken that way is never released by this instance and expires after the
 // lock TTL, which the other instances then wait for at most.
 func (s *Store) call(ctx context.Context, op string, bound time.Duration, f func(context.Context) error) error {
-	if until := s.downUntil.Load(); until != 0 && s.now().UnixNano() < until {
+	if until := s.downUntil.Load(); until != 0 && s.clock().UnixNano() < until {
 		s.fallbacks.Add(1)
 		return &unavailableError{op: op, err: errCoolingOff}
 	}
@@ -476,7 +412,7 @@ func (s *Store) call(ctx context.Context, op string, bound time.Duration, f func
 		return fmt.Errorf("redisstore: %s: %w", op, ctx.Err())
 	}
 	s.fallbacks.Add(1)
-	s.downUntil.Store(s.now().Add(s.cooldown).UnixNano())
+	s.downUntil.Store(s.clock().Add(s.cooldown).UnixNano())
 	if s.down.CompareAndSwap(false, true) {
 		s.logger.LogAttrs(ctx, slog.LevelWarn, "redisstore: redis unavailable; authenticators fetch tokens on their own",
 			slog.String("op", op), slog.String("error", err.Error()), slog.Duration("retry_in", s.cooldown))

@@ -123,13 +123,17 @@ func TestStoreTTLIsTheFreshWindow(t *testing.T) {
 			t.Errorf("%s: TTL %v; want %v", c.name, ttl, c.want)
 		}
 	}
-	// The margin follows the authenticators' WithExpiryMargin.
-	s2 := newStore(t, r.Addr(), redisstore.WithExpiryMargin(5*time.Minute), redisstore.WithKeyPrefix("m:"))
-	if err := s2.Store(ctx, "k", token("f", long, time.Hour)); err != nil {
+	// The margin is that of the authenticator that obtained the token
+	// (cognito.WithExpiryMargin), which the store asks the token for.
+	_, cfg := startCognito(t, nil)
+	in := newInstance(t, r.Addr(), cfg, []redisstore.Option{redisstore.WithKeyPrefix("m:")},
+		cognito.WithExpiryMargin(5*time.Minute))
+	if _, err := in.auth.GetToken(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if ttl, _ := raw.PTTL(ctx, "m:{k}").Result(); ttl > 55*time.Minute || ttl < 54*time.Minute {
-		t.Errorf("TTL with a 5m margin = %v; want 55m", ttl)
+	key := in.store.RedisKey(cognito.TokenKey(cfg))
+	if ttl, _ := raw.PTTL(ctx, key).Result(); ttl > 55*time.Minute || ttl < 54*time.Minute {
+		t.Errorf("TTL of a one-hour token with a 5m margin = %v; want 55m", ttl)
 	}
 }
 
@@ -138,7 +142,10 @@ type result struct {
 	err error
 }
 
-func coalesceAsync(s *redisstore.Store, ctx context.Context, key string, fetch func(context.Context) (*cognito.Token, error)) <-chan result {
+// fetchFunc is what Coalesce runs: given the stored token, it returns the token to use.
+type fetchFunc = func(ctx context.Context, stored *cognito.Token) (*cognito.Token, error)
+
+func coalesceAsync(s *redisstore.Store, ctx context.Context, key string, fetch fetchFunc) <-chan result {
 	ch := make(chan result, 1)
 	go func() {
 		tok, err := s.Coalesce(ctx, key, fetch)
@@ -147,14 +154,10 @@ func coalesceAsync(s *redisstore.Store, ctx context.Context, key string, fetch f
 	return ch
 }
 
-// storeAndReturn is what the authenticator's fetch does: store the token it got.
-func storeAndReturn(s *redisstore.Store, key string, tok *cognito.Token) func(context.Context) (*cognito.Token, error) {
-	return func(ctx context.Context) (*cognito.Token, error) {
-		if err := s.Store(ctx, key, tok); err != nil {
-			return nil, err
-		}
-		return tok, nil
-	}
+// fetched is what the authenticator's fetch does when the stored token will not do:
+// return the token it got from the endpoint, for Coalesce to store.
+func fetched(tok *cognito.Token) fetchFunc {
+	return func(context.Context, *cognito.Token) (*cognito.Token, error) { return tok, nil }
 }
 
 // A waiter gets the holder's token without fetching, and is woken by the release, not by
@@ -166,13 +169,13 @@ func TestCoalesceWaiterGetsHoldersToken(t *testing.T) {
 	ctx := context.Background()
 	entered, proceed := make(chan struct{}), make(chan struct{})
 	mine := token("a-token", t0, time.Hour)
-	aRes := coalesceAsync(a, ctx, "k", func(ctx context.Context) (*cognito.Token, error) {
+	aRes := coalesceAsync(a, ctx, "k", func(context.Context, *cognito.Token) (*cognito.Token, error) {
 		close(entered)
 		<-proceed
-		return storeAndReturn(a, "k", mine)(ctx)
+		return mine, nil
 	})
 	<-entered
-	bRes := coalesceAsync(b, ctx, "k", func(context.Context) (*cognito.Token, error) {
+	bRes := coalesceAsync(b, ctx, "k", func(context.Context, *cognito.Token) (*cognito.Token, error) {
 		t.Error("the waiter fetched")
 		return nil, errors.New("no")
 	})
@@ -202,14 +205,14 @@ func TestCoalesceFailedFetchWakesWaiter(t *testing.T) {
 	ctx := context.Background()
 	boom := errors.New("token endpoint said no")
 	entered, proceed := make(chan struct{}), make(chan struct{})
-	aRes := coalesceAsync(a, ctx, "k", func(context.Context) (*cognito.Token, error) {
+	aRes := coalesceAsync(a, ctx, "k", func(context.Context, *cognito.Token) (*cognito.Token, error) {
 		close(entered)
 		<-proceed
 		return nil, boom
 	})
 	<-entered
 	bTok := token("b-token", t0, time.Hour)
-	bRes := coalesceAsync(b, ctx, "k", storeAndReturn(b, "k", bTok))
+	bRes := coalesceAsync(b, ctx, "k", fetched(bTok))
 	eventually(t, "b waiting", func() bool { return b.Stats().LockWaits == 1 })
 	close(proceed)
 	if res := within(t, aRes, 10*time.Second, "the holder"); res.err != boom || res.tok != nil {
@@ -230,14 +233,14 @@ func TestCoalesceWaiterHonoursItsContext(t *testing.T) {
 	b := newStore(t, r.Addr())
 	entered, proceed := make(chan struct{}), make(chan struct{})
 	defer close(proceed)
-	coalesceAsync(a, context.Background(), "k", func(context.Context) (*cognito.Token, error) {
+	coalesceAsync(a, context.Background(), "k", func(context.Context, *cognito.Token) (*cognito.Token, error) {
 		close(entered)
 		<-proceed
 		return nil, errors.New("done")
 	})
 	<-entered
 	ctx, cancel := context.WithCancel(context.Background())
-	bRes := coalesceAsync(b, ctx, "k", func(context.Context) (*cognito.Token, error) {
+	bRes := coalesceAsync(b, ctx, "k", func(context.Context, *cognito.Token) (*cognito.Token, error) {
 		t.Error("the waiter fetched")
 		return nil, nil
 	})
@@ -272,7 +275,7 @@ func TestCoalesceStaleHolderIsFenced(t *testing.T) {
 	}{
 		{"another instance stored a newer token", func(t *testing.T, b *redisstore.Store) {
 			newer := token("newer", t0.Add(time.Minute), time.Hour)
-			if tok, err := b.Coalesce(ctx, "k", storeAndReturn(b, "k", newer)); err != nil || tok != newer {
+			if tok, err := b.Coalesce(ctx, "k", fetched(newer)); err != nil || tok != newer {
 				t.Fatalf("takeover: %v, %v", tok, err)
 			}
 		}, "newer"},
@@ -289,10 +292,10 @@ func TestCoalesceStaleHolderIsFenced(t *testing.T) {
 			a, b := newStore(t, r.Addr()), newStore(t, r.Addr())
 			entered, proceed := make(chan struct{}), make(chan struct{})
 			older := token("older", t0, time.Hour)
-			aRes := coalesceAsync(a, ctx, "k", func(ctx context.Context) (*cognito.Token, error) {
+			aRes := coalesceAsync(a, ctx, "k", func(context.Context, *cognito.Token) (*cognito.Token, error) {
 				close(entered)
 				<-proceed
-				return storeAndReturn(a, "k", older)(ctx)
+				return older, nil
 			})
 			<-entered
 			// a's lock expires, as if a had stalled past its TTL without renewing it.
@@ -320,8 +323,8 @@ func TestCoalesceStaleHolderIsFenced(t *testing.T) {
 	}
 }
 
-// The holder's fetch sees the token read with the lock, and its Store is done by the
-// release: two round trips whatever the fetch does.
+// The holder's fetch is given the token read with the lock, and the token it returns is
+// stored by the release: two round trips whatever the fetch does.
 func TestCoalesceHolderTwoRoundTrips(t *testing.T) {
 	r := startRedis(t)
 	counter := &cmdCounter{}
@@ -332,20 +335,19 @@ func TestCoalesceHolderTwoRoundTrips(t *testing.T) {
 	counter.reset()
 	ctx := context.Background()
 	first := token("first", t0, time.Hour)
-	if _, err := s.Coalesce(ctx, "k", func(ctx context.Context) (*cognito.Token, error) {
-		if tok, err := s.Load(ctx, "k"); tok != nil || err != nil {
-			t.Errorf("Load in the first fetch = %v, %v", tok, err)
+	if _, err := s.Coalesce(ctx, "k", func(_ context.Context, stored *cognito.Token) (*cognito.Token, error) {
+		if stored != nil {
+			t.Errorf("the first fetch was given %v; want none", stored)
 		}
-		return storeAndReturn(s, "k", first)(ctx)
+		return first, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Coalesce(ctx, "k", func(ctx context.Context) (*cognito.Token, error) {
-		tok, err := s.Load(ctx, "k")
-		if err != nil || tok == nil || tok.Token != "first" {
-			t.Errorf("Load in the second fetch = %v, %v; want the stored token", tok, err)
+	if _, err := s.Coalesce(ctx, "k", func(_ context.Context, stored *cognito.Token) (*cognito.Token, error) {
+		if stored == nil || stored.Token != "first" {
+			t.Errorf("the second fetch was given %v; want the stored token", stored)
 		}
-		return tok, err
+		return stored, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -413,13 +415,13 @@ func TestWakeMessagesDoNotOutliveTheirFetch(t *testing.T) {
 	first, second := token("first", t0, time.Hour), token("second", t0.Add(time.Minute), time.Hour)
 
 	entered, proceed := make(chan struct{}), make(chan struct{})
-	aRes := coalesceAsync(a, ctx, "k", func(ctx context.Context) (*cognito.Token, error) {
+	aRes := coalesceAsync(a, ctx, "k", func(context.Context, *cognito.Token) (*cognito.Token, error) {
 		close(entered)
 		<-proceed
-		return storeAndReturn(a, "k", first)(ctx)
+		return first, nil
 	})
 	<-entered
-	bRes := coalesceAsync(b, ctx, "k", func(context.Context) (*cognito.Token, error) {
+	bRes := coalesceAsync(b, ctx, "k", func(context.Context, *cognito.Token) (*cognito.Token, error) {
 		t.Error("b fetched")
 		return nil, errors.New("no")
 	})
@@ -436,13 +438,13 @@ func TestWakeMessagesDoNotOutliveTheirFetch(t *testing.T) {
 		t.Fatal(err)
 	}
 	entered2, proceed2 := make(chan struct{}), make(chan struct{})
-	cRes := coalesceAsync(c, ctx, "k", func(ctx context.Context) (*cognito.Token, error) {
+	cRes := coalesceAsync(c, ctx, "k", func(context.Context, *cognito.Token) (*cognito.Token, error) {
 		close(entered2)
 		<-proceed2
-		return storeAndReturn(c, "k", second)(ctx)
+		return second, nil
 	})
 	<-entered2
-	dRes := coalesceAsync(d, ctx, "k", func(context.Context) (*cognito.Token, error) {
+	dRes := coalesceAsync(d, ctx, "k", func(context.Context, *cognito.Token) (*cognito.Token, error) {
 		t.Error("d fetched")
 		return nil, errors.New("no")
 	})
