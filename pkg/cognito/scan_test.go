@@ -46,7 +46,7 @@ func cognitoPayloads(tb testing.TB) []string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv, err := cognitotest.NewServer(c.base, cognitotest.DefaultConfig())
+	srv, err := cognitotest.New(c.base, cognitotest.DefaultConfig())
 	if err != nil {
 		tb.Fatal(err)
 	}
