@@ -29,7 +29,7 @@ type Claims struct {
 	EmailVerified bool     // email_verified (ID tokens)
 	Name          string   // name (ID tokens)
 	ClientID      string   // client_id (access) or aud (ID): the app client
-	TokenUse      TokenUse // token_use: TokenUseAccess or TokenUseID (or whatever else the token says)
+	TokenUse      TokenUse // token_use: TokenUseAccess or TokenUseID once verified
 	Issuer        string   // iss
 	JTI           string   // jti
 	Scopes        []string // scope, split on spaces (access tokens)
@@ -99,26 +99,26 @@ func (c *Claims) LogValue() slog.Value {
 // Claims field that no row fills. The order is the order the general path checks claims
 // in, which decides the claim an error names when several are malformed.
 var claimTable = [...]claimDef{
-	{"sub", claimString, func(c *Claims, v claimValue) { c.Sub = v.str }, 0},
-	{"iss", claimString, func(c *Claims, v claimValue) { c.Issuer = v.str }, 0},
-	{"token_use", claimString, func(c *Claims, v claimValue) { c.TokenUse = TokenUse(v.str) }, 0},
-	{"email", claimString, func(c *Claims, v claimValue) { c.Email = v.str }, 0},
-	{"name", claimString, func(c *Claims, v claimValue) { c.Name = v.str }, 0},
-	{"jti", claimString, func(c *Claims, v claimValue) { c.JTI = v.str }, 0},
-	{"scope", claimString, func(c *Claims, v claimValue) { c.Scopes = splitScope(v.str) }, 0},
+	{name: "sub", kind: claimString, set: func(c *Claims, v claimValue) { c.Sub = v.str }},
+	{name: "iss", kind: claimString, set: func(c *Claims, v claimValue) { c.Issuer = v.str }},
+	{name: "token_use", kind: claimString, set: func(c *Claims, v claimValue) { c.TokenUse = TokenUse(v.str) }},
+	{name: "email", kind: claimString, set: func(c *Claims, v claimValue) { c.Email = v.str }},
+	{name: "name", kind: claimString, set: func(c *Claims, v claimValue) { c.Name = v.str }},
+	{name: "jti", kind: claimString, set: func(c *Claims, v claimValue) { c.JTI = v.str }},
+	{name: "scope", kind: claimString, set: func(c *Claims, v claimValue) { c.Scopes = splitScope(v.str) }},
 	// Cognito names the user "username" in access tokens and "cognito:username" in ID
 	// tokens, and the client "client_id" in access tokens and "aud" in ID tokens; all are
 	// type-checked whatever the token says it is, and finish picks by token_use.
-	{"username", claimString, nil, keptUsername},
-	{"cognito:username", claimString, nil, keptCognitoUsername},
-	{"client_id", claimString, nil, keptClientID},
-	{"cognito:groups", claimStrings, func(c *Claims, v claimValue) { c.Groups = v.strs }, 0},
-	{"aud", claimAudience, func(c *Claims, v claimValue) { c.Audience = v.strs }, 0},
-	{"email_verified", claimBool, func(c *Claims, v claimValue) { c.EmailVerified = v.flag }, 0},
-	{"exp", claimDate, func(c *Claims, v claimValue) { c.expiresAt = v.time }, 0},
-	{"iat", claimDate, func(c *Claims, v claimValue) { c.IssuedAt = v.time }, 0},
-	{"nbf", claimDate, func(c *Claims, v claimValue) { c.NotBefore = v.time }, 0},
-	{"auth_time", claimDate, func(c *Claims, v claimValue) { c.AuthTime = v.time }, 0},
+	{name: "username", kind: claimString, keep: keptUsername},
+	{name: "cognito:username", kind: claimString, keep: keptCognitoUsername},
+	{name: "client_id", kind: claimString, keep: keptClientID},
+	{name: "cognito:groups", kind: claimStrings, set: func(c *Claims, v claimValue) { c.Groups = v.strs }},
+	{name: "aud", kind: claimAudience, set: func(c *Claims, v claimValue) { c.Audience = v.strs }},
+	{name: "email_verified", kind: claimBool, set: func(c *Claims, v claimValue) { c.EmailVerified = v.flag }},
+	{name: "exp", kind: claimDate, set: func(c *Claims, v claimValue) { c.expiresAt = v.time }},
+	{name: "iat", kind: claimDate, set: func(c *Claims, v claimValue) { c.IssuedAt = v.time }},
+	{name: "nbf", kind: claimDate, set: func(c *Claims, v claimValue) { c.NotBefore = v.time }},
+	{name: "auth_time", kind: claimDate, set: func(c *Claims, v claimValue) { c.AuthTime = v.time }},
 }
 
 // claimDef is a row of claimTable.
@@ -202,12 +202,8 @@ func (d *claimDecoder) store(i int, v claimValue) {
 
 // has reports whether the payload had the claim called name (a claimTable row).
 func (d *claimDecoder) has(name string) bool {
-	for i := range claimTable {
-		if claimTable[i].name == name {
-			return d.seen&(1<<i) != 0
-		}
-	}
-	return false
+	i := claimIndex(name)
+	return i >= 0 && d.seen&(1<<i) != 0
 }
 
 // finish derives the fields that depend on several claims, once every claim is stored.
