@@ -128,7 +128,7 @@ func Generate(o Options) (*Corpus, error) {
 	cfg := cognitotest.DefaultConfig()
 	pool := cfg.Pools[0]
 	const region = "us-east-1"
-	srv, err := cognitotest.NewServer("https://cognito-idp."+region+".amazonaws.com", cfg)
+	srv, err := cognitotest.New("https://cognito-idp."+region+".amazonaws.com", cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -85,7 +85,7 @@ func listenLocal(addr string, cfg cognitotest.Config) (*cognitotest.Server, net.
 	if err != nil {
 		return nil, nil, err
 	}
-	srv, err := cognitotest.NewServer("http://"+ln.Addr().String(), cfg)
+	srv, err := cognitotest.New("http://"+ln.Addr().String(), cfg)
 	if err != nil {
 		ln.Close()
 		return nil, nil, usageError{err}

@@ -178,7 +178,7 @@ func flip(s string) string {
 func wantRejected(t *testing.T, err error, status int, code string) {
 	t.Helper()
 	var ae *cognito.AuthenticationError
-	if !errors.As(err, &ae) || !errors.Is(err, cognito.ErrTokenRequestRejected) || ae.Code != code ||
+	if !errors.As(err, &ae) || !errors.Is(err, cognito.ErrTokenRequestRejected) || ae.ErrorCode != code ||
 		ae.StatusCode != status || ae.Attempts != 1 {
 		t.Errorf("err = %v; want a rejection %q, HTTP %d, after 1 attempt", err, code, status)
 	}

@@ -151,7 +151,7 @@ func TestTokenURLWithPathPrefix(t *testing.T) {
 	t.Run("prefix before /oauth2/token", func(t *testing.T) {
 		hs := httptest.NewUnstartedServer(nil)
 		base := "http://" + hs.Listener.Addr().String()
-		local, err := cognitotest.NewServer(base, cognitoConfig(0))
+		local, err := cognitotest.New(base, cognitoConfig(0))
 		if err != nil {
 			t.Fatal(err)
 		}

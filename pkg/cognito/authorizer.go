@@ -430,7 +430,7 @@ func verifyRS256(pub *rsa.PublicKey, signingInput, sig []byte) bool {
 // pickClient makes ClientID of an ID token whose aud lists several clients the first one
 // allowed, so that policies reading ClientID see the client the token was accepted for.
 func (z *JWTAuthorizer) pickClient(c *Claims) {
-	if c.TokenUse != string(TokenUseID) || len(c.Audience) < 2 || z.anyClient {
+	if c.TokenUse != TokenUseID || len(c.Audience) < 2 || z.anyClient {
 		return
 	}
 	for _, aud := range c.Audience {
@@ -447,13 +447,13 @@ func (z *JWTAuthorizer) checkClaims(c *Claims, now time.Time) error {
 	if !z.acceptsIssuer(c.Issuer) {
 		return refuse(ErrInvalidIssuer, "iss is not an issuer of the user pool")
 	}
-	switch use := TokenUse(c.TokenUse); {
+	switch use := c.TokenUse; {
 	case use != TokenUseAccess && use != TokenUseID,
 		z.tokenUse != TokenUseAny && use != z.tokenUse:
 		return refuse(ErrInvalidTokenUse, z.wrongUse)
 	}
 	if !z.anyClient {
-		if c.TokenUse == string(TokenUseAccess) {
+		if c.TokenUse == TokenUseAccess {
 			if c.ClientID == "" {
 				return refuse(ErrInvalidClient, "access token has no client_id")
 			}
@@ -464,10 +464,10 @@ func (z *JWTAuthorizer) checkClaims(c *Claims, now time.Time) error {
 			return refuse(ErrInvalidClient, "aud names no allowed app client")
 		}
 	}
-	if c.Expiry.IsZero() {
+	if c.expiresAt.IsZero() {
 		return refuse(ErrMissingClaim, "token has no exp")
 	}
-	if now.After(c.Expiry.Add(z.leeway)) {
+	if now.After(c.expiresAt.Add(z.leeway)) {
 		return refuse(ErrTokenExpired, "exp is past by more than the leeway")
 	}
 	if !c.NotBefore.IsZero() && c.NotBefore.After(now.Add(z.leeway)) {

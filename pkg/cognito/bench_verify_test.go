@@ -29,7 +29,7 @@ const benchTokens = 256
 
 var loadBenchCorpus = sync.OnceValues(func() (*benchCorpus, error) {
 	const base = "http://127.0.0.1:9" // discard port: nothing must connect
-	srv, err := cognitotest.NewServer(base, cognitotest.DefaultConfig())
+	srv, err := cognitotest.New(base, cognitotest.DefaultConfig())
 	if err != nil {
 		return nil, err
 	}

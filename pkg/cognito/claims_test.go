@@ -3,6 +3,7 @@ package cognito
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -34,7 +35,7 @@ func TestClaimsFromAccessToken(t *testing.T) {
 		Sub: "a11ce000", Username: "alice", ClientID: "client-1", TokenUse: "access",
 		Issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_X", JTI: "j-1",
 		Scopes: []string{"openid", "orders/read", "https://api.example.com/write"}, Groups: []string{"admin", "ops"},
-		IssuedAt: time.Unix(1700000001, 0), AuthTime: time.Unix(1700000000, 0), Expiry: time.Unix(1700003601, 0),
+		IssuedAt: time.Unix(1700000001, 0), AuthTime: time.Unix(1700000000, 0), expiresAt: time.Unix(1700003601, 0),
 	}
 	assertClaims(t, c, want)
 	if !c.HasScope("orders/read") || c.HasScope("orders") || !c.InGroup("ops") || c.InGroup("Admin") {
@@ -108,7 +109,7 @@ func TestClaimsAbsentAreZero(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.Expiry.IsZero() || c.Scopes != nil || c.Groups != nil || c.Audience != nil {
+	if !c.ExpiresAt().IsZero() || c.Scopes != nil || c.Groups != nil || c.Audience != nil {
 		t.Errorf("claims = %+v", c)
 	}
 }
@@ -124,11 +125,11 @@ func assertClaims(t *testing.T, got *Claims, want Claims) {
 		}
 	}
 	g.Scopes, g.Groups, g.Audience = want.Scopes, want.Groups, want.Audience
-	if !g.IssuedAt.Equal(want.IssuedAt) || !g.AuthTime.Equal(want.AuthTime) || !g.Expiry.Equal(want.Expiry) || !g.NotBefore.Equal(want.NotBefore) {
-		t.Errorf("times = %v %v %v %v, want %v %v %v %v", g.IssuedAt, g.AuthTime, g.Expiry, g.NotBefore,
-			want.IssuedAt, want.AuthTime, want.Expiry, want.NotBefore)
+	if !g.IssuedAt.Equal(want.IssuedAt) || !g.AuthTime.Equal(want.AuthTime) || !g.expiresAt.Equal(want.expiresAt) || !g.NotBefore.Equal(want.NotBefore) {
+		t.Errorf("times = %v %v %v %v, want %v %v %v %v", g.IssuedAt, g.AuthTime, g.expiresAt, g.NotBefore,
+			want.IssuedAt, want.AuthTime, want.expiresAt, want.NotBefore)
 	}
-	g.IssuedAt, g.AuthTime, g.Expiry, g.NotBefore = want.IssuedAt, want.AuthTime, want.Expiry, want.NotBefore
+	g.IssuedAt, g.AuthTime, g.expiresAt, g.NotBefore = want.IssuedAt, want.AuthTime, want.expiresAt, want.NotBefore
 	if !equalClaims(g, want) {
 		t.Errorf("claims = %+v\nwant     %+v", g, want)
 	}
@@ -226,4 +227,65 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("accepted a token that is not one of the corpus's: %q", token)
 		}
 	})
+}
+
+// TestClaimTableCoversClaims: every typed field of Claims is filled by some row of
+// claimTable, on the fast path and the general path alike (so a field added to Claims
+// without a row fails here), and every row is read by the fast path (so a claim's kind
+// never sends Cognito's tokens to the general path).
+func TestClaimTableCoversClaims(t *testing.T) {
+	if len(claimTable) > 32 || len(claimTable) >= len(claimSlots) {
+		t.Fatalf("%d rows: too many for claimDecoder.seen or claimSlots", len(claimTable))
+	}
+	samples := map[claimKind][]string{
+		claimString: {`"v"`}, claimStrings: {`["v","w"]`}, claimAudience: {`"v"`, `["v","w"]`},
+		claimBool: {`true`, `"true"`}, claimDate: {`1700000000.5`},
+	}
+	filled := map[string]bool{}
+	for i, def := range claimTable {
+		if got := claimIndex(def.name); got != i {
+			t.Errorf("claimIndex(%q) = %d, want %d", def.name, got, i)
+		}
+		if (def.set == nil) == (def.keep == 0) {
+			t.Errorf("%s: a row either sets a field or is kept for finish", def.name)
+		}
+		if len(samples[def.kind]) == 0 {
+			t.Errorf("%s: no sample of kind %d", def.name, def.kind)
+		}
+		for _, sample := range samples[def.kind] {
+			// The ID-token variant, for the claims finish reads only from ID tokens.
+			for _, use := range []string{``, `"token_use":"id",`} {
+				base, _, ok := scanClaims([]byte(`{` + strings.TrimSuffix(use, ",") + `}`))
+				if !ok {
+					t.Fatal("base payload not scanned")
+				}
+				payload := `{` + use + `"` + def.name + `":` + sample + `}`
+				c, hasIss, ok := scanClaims([]byte(payload))
+				if !ok {
+					t.Errorf("%s: not scanned", payload)
+					continue
+				}
+				checkScanMatches(t, []byte(payload))
+				if hasIss != (def.name == "iss") {
+					t.Errorf("%s: hasIss = %v", payload, hasIss)
+				}
+				got, was := reflect.ValueOf(*c), reflect.ValueOf(*base)
+				for f := range got.NumField() {
+					if !got.Field(f).IsZero() && was.Field(f).IsZero() {
+						filled[got.Type().Field(f).Name] = true
+					}
+				}
+			}
+		}
+	}
+	for _, f := range reflect.VisibleFields(reflect.TypeFor[Claims]()) {
+		if f.Name != "raw" && f.Name != "lazy" && !filled[f.Name] {
+			t.Errorf("Claims.%s is filled by no row of claimTable", f.Name)
+		}
+	}
+	for _, name := range []string{"", "x", "version", "custom:tenant", "Sub", "sub ", "cognito:group"} {
+		if i := claimIndex(name); i != -1 {
+			t.Errorf("claimIndex(%q) = %d, want -1", name, i)
+		}
+	}
 }

@@ -13,8 +13,8 @@ type reason struct{ code, text string }
 
 func (r *reason) Error() string { return r.text }
 
-// Code returns the reason's stable snake_case code, such as "expired".
-func (r *reason) Code() string { return r.code }
+// ReasonCode returns the reason's stable snake_case code, such as "expired".
+func (r *reason) ReasonCode() string { return r.code }
 
 func newReason(code, text string) error { return &reason{code: code, text: text} }
 
@@ -70,15 +70,18 @@ func ReasonCode(err error) string {
 
 // AuthenticationError reports a failed token request. It never holds the client secret,
 // the token or the HTTP response.
+//
+// Its ReasonCode is this package's code for why the request failed; ErrorCode is what
+// the token endpoint said, in the words of OAuth (RFC 6749 section 5.2).
 type AuthenticationError struct {
 	// Reason is ErrTokenRequestRejected, ErrTokenEndpointUnavailable or
 	// ErrInvalidTokenResponse.
 	Reason error
-	// Code is the OAuth error code the endpoint answered, such as "invalid_client";
-	// empty when it gave none.
-	Code string
-	// Description is the endpoint's error_description, if any.
-	Description string
+	// ErrorCode is the OAuth error code the endpoint answered (the "error" member), such
+	// as "invalid_client"; empty when it gave none.
+	ErrorCode string
+	// ErrorDescription is the endpoint's error_description, if any.
+	ErrorDescription string
 	// StatusCode is the HTTP status of the last answer; 0 when none was received.
 	StatusCode int
 	// Attempts is how many requests were made.
@@ -91,13 +94,13 @@ func (e *AuthenticationError) Error() string {
 	var b strings.Builder
 	b.WriteString("cognito: ")
 	b.WriteString(errText(e.Reason, "token request failed"))
-	if e.Code != "" {
+	if e.ErrorCode != "" {
 		b.WriteString(": ")
-		b.WriteString(strconv.Quote(e.Code))
+		b.WriteString(strconv.Quote(e.ErrorCode))
 	}
-	if e.Description != "" {
+	if e.ErrorDescription != "" {
 		b.WriteString(" (")
-		b.WriteString(strconv.Quote(e.Description))
+		b.WriteString(strconv.Quote(e.ErrorDescription))
 		b.WriteString(")")
 	}
 	if e.StatusCode != 0 {
@@ -115,6 +118,10 @@ func (e *AuthenticationError) Error() string {
 
 // Unwrap returns the reason and the cause, for errors.Is and errors.As.
 func (e *AuthenticationError) Unwrap() []error { return nonNil(e.Reason, e.Err) }
+
+// ReasonCode returns the snake_case code of the reason, such as
+// "token_request_rejected"; the OAuth error code is ErrorCode.
+func (e *AuthenticationError) ReasonCode() string { return ReasonCode(e.Reason) }
 
 // AuthorizationError reports a token that [JWTAuthorizer.Verify] refused. It never holds
 // the token or claim values.
@@ -142,8 +149,8 @@ func (e *AuthorizationError) Error() string {
 // Unwrap returns the reason and the cause, for errors.Is and errors.As.
 func (e *AuthorizationError) Unwrap() []error { return nonNil(e.Reason, e.Err) }
 
-// Code returns the snake_case code of the reason, such as "expired".
-func (e *AuthorizationError) Code() string { return ReasonCode(e.Reason) }
+// ReasonCode returns the snake_case code of the reason, such as "expired".
+func (e *AuthorizationError) ReasonCode() string { return ReasonCode(e.Reason) }
 
 // configError is a constructor's refusal of its configuration.
 func configError(format string, args ...any) error {

@@ -21,7 +21,7 @@ import (
 // in a test, cognitotest.Start(t, cfg) does this and the cleanup.
 func authnLocalCognito() (*cognitotest.Server, func()) {
 	hs := httptest.NewUnstartedServer(nil)
-	local, err := cognitotest.NewServer("http://"+hs.Listener.Addr().String(), cognitotest.DefaultConfig())
+	local, err := cognitotest.New("http://"+hs.Listener.Addr().String(), cognitotest.DefaultConfig())
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func ExampleAuthenticationError() {
 
 	var authErr *cognito.AuthenticationError
 	if errors.As(err, &authErr) {
-		fmt.Println("OAuth error:", authErr.Code, "HTTP", authErr.StatusCode, "attempts", authErr.Attempts)
+		fmt.Println("OAuth error:", authErr.ErrorCode, "HTTP", authErr.StatusCode, "attempts", authErr.Attempts)
 	}
 	switch {
 	case errors.Is(err, cognito.ErrTokenRequestRejected):

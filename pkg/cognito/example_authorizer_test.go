@@ -21,7 +21,7 @@ func startLocalCognito() (*cognitotest.Server, func()) {
 	hs := httptest.NewUnstartedServer(nil)
 	cfg := cognitotest.DefaultConfig()
 	cfg.Clock = exampleNow
-	srv, err := cognitotest.NewServer("http://"+hs.Listener.Addr().String(), cfg)
+	srv, err := cognitotest.New("http://"+hs.Listener.Addr().String(), cfg)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func ExampleJWTAuthorizer_JWKSURL() {
 // A fixed key set: no network at all, for offline tools and tests.
 func ExampleWithJWKS() {
 	// The local Cognito is not even served: only its keys and tokens are used.
-	local, err := cognitotest.NewServer("http://127.0.0.1:9", cognitotest.DefaultConfig())
+	local, err := cognitotest.New("http://127.0.0.1:9", cognitotest.DefaultConfig())
 	if err != nil {
 		log.Fatal(err)
 	}

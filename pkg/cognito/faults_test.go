@@ -359,7 +359,7 @@ func slicesContain(ds []time.Duration, d time.Duration) bool {
 // faultPool is the local Cognito whose keys the JWKS fault servers publish, made once:
 // keys are slow to make. Its tokens are minted with the iss of each fault server.
 var faultPool = sync.OnceValues(func() (*cognitotest.Server, error) {
-	return cognitotest.NewServer("https://127.0.0.1:9", cognitotest.DefaultConfig())
+	return cognitotest.New("https://127.0.0.1:9", cognitotest.DefaultConfig())
 })
 
 func startJWKSFaultServer(t *testing.T) (*faultServer, *cognitotest.Server) {

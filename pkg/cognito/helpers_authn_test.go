@@ -146,7 +146,7 @@ type gatedCognito struct {
 func startGatedCognito(t testing.TB, ttl time.Duration) *gatedCognito {
 	t.Helper()
 	hs := httptest.NewUnstartedServer(nil)
-	local, err := cognitotest.NewServer("http://"+hs.Listener.Addr().String(), cognitoConfig(ttl))
+	local, err := cognitotest.New("http://"+hs.Listener.Addr().String(), cognitoConfig(ttl))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -173,147 +173,74 @@ func isJSONObject(data []byte) bool {
 	return len(data) > 0 && data[0] == '{'
 }
 
-// newClaimsFromPayload fills the typed fields of Claims from the decoded payload. A claim of
-// the wrong JSON type is ErrMalformedToken, naming the claim but never its value. It checks
-// nothing else: whether the claims are acceptable is checkClaims' job.
+// newClaimsFromPayload fills the typed fields of Claims from the decoded payload, as
+// claimTable says. A claim of the wrong JSON type is ErrMalformedToken, naming the claim
+// but never its value. It checks nothing else: whether the claims are acceptable is
+// checkClaims' job.
 func newClaimsFromPayload(raw map[string]any) (*Claims, error) {
-	c := &Claims{raw: raw}
-	var err error
-	str := func(name string, dst *string) {
+	d := claimDecoder{c: &Claims{raw: raw}}
+	for i := range claimTable {
+		def := &claimTable[i]
+		v, ok := raw[def.name]
+		if !ok {
+			continue
+		}
+		val, err := decodeClaim(def, v)
 		if err != nil {
-			return
-		}
-		if v, ok := raw[name]; ok {
-			s, isString := v.(string)
-			if !isString {
-				err = malformedClaim(name, "a string")
-				return
-			}
-			*dst = s
-		}
-	}
-	str("sub", &c.Sub)
-	str("iss", &c.Issuer)
-	str("token_use", &c.TokenUse)
-	str("email", &c.Email)
-	str("name", &c.Name)
-	str("jti", &c.JTI)
-	var scope string
-	str("scope", &scope)
-	// Cognito names the user "username" in access tokens and "cognito:username" in ID
-	// tokens; both are type-checked whatever the token says it is.
-	var username, cognitoUsername string
-	str("username", &username)
-	str("cognito:username", &cognitoUsername)
-	var clientID string
-	str("client_id", &clientID)
-	if err != nil {
-		return nil, err
-	}
-	if c.Groups, err = stringList(raw, "cognito:groups", false); err != nil {
-		return nil, err
-	}
-	if c.Audience, err = stringList(raw, "aud", true); err != nil {
-		return nil, err
-	}
-	if v, ok := raw["email_verified"]; ok {
-		// A bool in ID tokens; the string form is what userInfo answers, and some
-		// identity-provider mappings put it in tokens too.
-		switch v {
-		case true, "true":
-			c.EmailVerified = true
-		case false, "false":
-		default:
-			return nil, malformedClaim("email_verified", "a boolean")
-		}
-	}
-	for _, d := range [...]struct {
-		name string
-		dst  *time.Time
-	}{{"exp", &c.Expiry}, {"iat", &c.IssuedAt}, {"nbf", &c.NotBefore}, {"auth_time", &c.AuthTime}} {
-		if *d.dst, err = numericDate(raw, d.name); err != nil {
 			return nil, err
 		}
+		d.store(i, val)
 	}
-	c.finish(scope, username, cognitoUsername, clientID)
-	return c, nil
+	return d.finish(), nil
 }
 
-// finish derives the fields that depend on several claims; newClaimsFromPayload and
-// scanClaims share it.
-func (c *Claims) finish(scope, username, cognitoUsername, clientID string) {
-	if scope != "" {
-		c.Scopes = splitScope(scope)
-	}
-	if c.TokenUse == string(TokenUseID) {
-		c.Username = cognitoUsername
-		if len(c.Audience) > 0 {
-			c.ClientID = c.Audience[0]
+// decodeClaim reads a claim as encoding/json decoded it into an interface.
+func decodeClaim(def *claimDef, v any) (claimValue, error) {
+	switch def.kind {
+	case claimString:
+		if s, ok := v.(string); ok {
+			return claimValue{str: s}, nil
 		}
-	} else {
-		c.Username = username
-		c.ClientID = clientID
-	}
-}
-
-// splitScope splits a scope claim on spaces only: scope tokens are space-delimited and
-// contain no whitespace (RFC 6749 §3.3), so in "a\tb" the tab is part of one scope name,
-// not a separator that would grant b. Runs of spaces separate like one.
-func splitScope(scope string) []string {
-	out := make([]string, 0, strings.Count(scope, " ")+1)
-	for s := range strings.SplitSeq(scope, " ") {
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// stringList reads a claim that is a JSON array of strings or, when single is true, also a
-// lone string (aud, RFC 7519 section 4.1.3).
-func stringList(raw map[string]any, name string, single bool) ([]string, error) {
-	v, ok := raw[name]
-	if !ok {
-		return nil, nil
-	}
-	switch v := v.(type) {
-	case string:
-		if single {
-			return []string{v}, nil
-		}
-	case []any:
-		out := make([]string, len(v))
-		for i, e := range v {
-			s, ok := e.(string)
-			if !ok {
-				return nil, malformedClaim(name, "an array of strings")
+	case claimStrings, claimAudience:
+		switch v := v.(type) {
+		case string:
+			if def.kind == claimAudience {
+				return claimValue{strs: []string{v}}, nil
 			}
-			out[i] = s
+		case []any:
+			out := make([]string, len(v))
+			for i, e := range v {
+				s, ok := e.(string)
+				if !ok {
+					return claimValue{}, malformedClaim(def.name, claimStrings.want())
+				}
+				out[i] = s
+			}
+			return claimValue{strs: out}, nil
 		}
-		return out, nil
+	case claimBool:
+		switch v {
+		case true, "true":
+			return claimValue{flag: true}, nil
+		case false, "false":
+			return claimValue{}, nil
+		}
+	case claimDate:
+		if f, ok := v.(float64); ok && validNumericDate(f) {
+			return claimValue{time: unixSeconds(f)}, nil
+		}
 	}
-	if single {
-		return nil, malformedClaim(name, "a string or an array of strings")
-	}
-	return nil, malformedClaim(name, "an array of strings")
+	return claimValue{}, malformedClaim(def.name, def.kind.want())
 }
 
 // maxNumericDate is the end of year 9999: later dates are not dates a token can carry, and
 // refusing them keeps time arithmetic away from overflow.
 const maxNumericDate = 253402300799
 
-// numericDate reads an RFC 7519 NumericDate (seconds since the epoch, fractions allowed).
-// Absent is the zero time.
-func numericDate(raw map[string]any, name string) (time.Time, error) {
-	v, ok := raw[name]
-	if !ok {
-		return time.Time{}, nil
-	}
-	f, ok := v.(float64)
-	if !ok || f < 0 || f > maxNumericDate || math.IsNaN(f) {
-		return time.Time{}, malformedClaim(name, "a number of seconds since 1970")
-	}
-	return unixSeconds(f), nil
+// validNumericDate reports whether f is an RFC 7519 NumericDate (seconds since 1970,
+// fractions allowed) that a token can carry.
+func validNumericDate(f float64) bool {
+	return f >= 0 && f <= maxNumericDate && !math.IsNaN(f)
 }
 
 func unixSeconds(f float64) time.Time {

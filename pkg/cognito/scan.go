@@ -2,26 +2,25 @@ package cognito
 
 import (
 	"encoding/json"
-	"math"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 )
 
 // Verify's fast path. Decoding a token's claims with encoding/json into a map costs about
-// as much as everything else Verify does besides the RSA verification (a 1 KB Cognito
-// payload: ~80 allocations, most of the non-RSA time in a profile). Cognito writes its
-// JSON in a narrow form: one object of members whose values are strings of printable
-// ASCII without escapes, numbers, true/false, or arrays of such strings. The scanner below
-// accepts exactly that form, and reads the typed claims straight from the bytes; the map
-// behind Claims.Get is decoded only when first asked for.
+// as much as everything else Verify does besides the RSA verification (most of the
+// allocations, most of the non-RSA time in a profile). Cognito writes its JSON in a
+// narrow form: one object of members whose values are strings of printable ASCII without
+// escapes, numbers, true/false, or arrays of such strings. The scanner below accepts
+// exactly that form, and reads the typed claims straight from the bytes; the map behind
+// Claims.Get is decoded only when first asked for.
 //
 // Anything outside the form (escapes, non-ASCII, null, nested objects, a claim of an
 // unexpected type, malformed JSON) makes the scanner give up, and Verify takes the general
 // path (encoding/json, parsePayload and newClaimsFromPayload), which decides and words
 // every refusal. So the fast path never changes an outcome: what it accepts, the general
-// path accepts with equal Claims (FuzzScanMatchesGeneralPath checks this).
+// path accepts with equal Claims (FuzzScanMatchesGeneralPath checks this). Which claims
+// are typed, and where they go, both paths take from one table, claimTable.
 
 // jsonKind is the kind of a member value the scanner accepts.
 type jsonKind uint8
@@ -254,98 +253,102 @@ func scanHeader(data []byte) (h joseHeader, ok bool) {
 }
 
 // scanClaims is the fast path of parsePayload and newClaimsFromPayload together: the
-// typed claims of a payload in the narrow form, and whether it has an iss member. ok is
-// false when the general path must decide.
+// typed claims of a payload in the narrow form, as claimTable says, and whether it has an
+// iss member. ok is false when the general path must decide.
 func scanClaims(payload []byte) (c *Claims, hasIss, ok bool) {
 	// One copy of the payload, which every string claim is a substring of.
 	text := string(payload)
-	c = &Claims{lazy: &lazyClaims{payload: text}}
-	var scope, username, cognitoUsername, clientID string
+	d := claimDecoder{c: &Claims{lazy: &lazyClaims{payload: text}}}
 	ok = scanObject(text, func(key string, kind jsonKind, value string) bool {
-		var dst *string
-		switch key {
-		case "sub":
-			dst = &c.Sub
-		case "iss":
-			dst, hasIss = &c.Issuer, true
-		case "token_use":
-			dst = &c.TokenUse
-		case "email":
-			dst = &c.Email
-		case "name":
-			dst = &c.Name
-		case "jti":
-			dst = &c.JTI
-		case "scope":
-			dst = &scope
-		case "username":
-			dst = &username
-		case "cognito:username":
-			dst = &cognitoUsername
-		case "client_id":
-			dst = &clientID
-		case "cognito:groups":
-			if kind != jsonStrings {
-				return false
-			}
-			c.Groups = scanStrings(value)
-			return true
-		case "aud":
-			switch kind {
-			case jsonString:
-				c.Audience = []string{value}
-			case jsonStrings:
-				c.Audience = scanStrings(value)
-			default:
-				return false
-			}
-			return true
-		case "email_verified":
-			switch {
-			case kind == jsonTrue || kind == jsonString && value == "true":
-				c.EmailVerified = true
-			case kind == jsonFalse || kind == jsonString && value == "false":
-				c.EmailVerified = false
-			default:
-				return false
-			}
-			return true
-		case "exp":
-			return scanDate(kind, value, &c.Expiry)
-		case "iat":
-			return scanDate(kind, value, &c.IssuedAt)
-		case "nbf":
-			return scanDate(kind, value, &c.NotBefore)
-		case "auth_time":
-			return scanDate(kind, value, &c.AuthTime)
-		default:
+		i := claimIndex(key)
+		if i < 0 {
 			return true
 		}
-		if kind != jsonString {
-			return false
+		v, ok := scanClaim(claimTable[i].kind, kind, value)
+		if ok {
+			d.store(i, v)
 		}
-		*dst = value
-		return true
+		return ok
 	})
 	if !ok {
 		return nil, false, false
 	}
-	c.finish(scope, username, cognitoUsername, clientID)
-	return c, hasIss, true
+	return d.finish(), d.has("iss"), true
 }
 
-// scanDate reads a NumericDate as numericDate does; anything numericDate refuses sends
-// the token to the general path.
-func scanDate(kind jsonKind, value string, dst *time.Time) bool {
-	if kind != jsonNumber {
-		return false
+// claimIndex returns the index in claimTable of the claim called name, or -1. It is on
+// the fast path for every member of every payload, hence the small hash table rather than
+// a walk through claimTable.
+func claimIndex(name string) int {
+	if name == "" {
+		return -1
 	}
-	f, err := strconv.ParseFloat(value, 64)
-	if err != nil || f < 0 || f > maxNumericDate || math.IsNaN(f) {
-		return false
+	for h := claimHash(name); ; h++ {
+		slot := claimSlots[h%uint(len(claimSlots))]
+		if slot == 0 {
+			return -1
+		}
+		if i := int(slot) - 1; claimTable[i].name == name {
+			return i
+		}
 	}
-	*dst = unixSeconds(f)
-	return true
+}
+
+// claimSlots is an open-addressed hash table of claimTable: slot h holds a row's index
+// plus one, 0 when empty. Its size keeps most slots empty, so that an unknown claim (most
+// of a Cognito payload's members are) ends at the first probe or the next.
+var claimSlots = func() (slots [64]uint8) {
+	for i := range claimTable {
+		h := claimHash(claimTable[i].name)
+		for slots[h%uint(len(slots))] != 0 {
+			h++
+		}
+		slots[h%uint(len(slots))] = uint8(i + 1)
+	}
+	return slots
+}()
+
+// claimHash mixes a non-empty claim name's length and end bytes: enough to spread
+// claimTable's names, at the cost of a few instructions.
+func claimHash(name string) uint {
+	return uint(len(name))*7 + uint(name[0]) + uint(name[len(name)-1])*3
+}
+
+// scanClaim reads a claim of kind want from a scanned value as decodeClaim reads it from
+// what encoding/json decodes; anything decodeClaim refuses sends the token to the
+// general path.
+func scanClaim(want claimKind, kind jsonKind, value string) (claimValue, bool) {
+	switch want {
+	case claimString:
+		return claimValue{str: value}, kind == jsonString
+	case claimStrings:
+		if kind == jsonStrings {
+			return claimValue{strs: scanStrings(value)}, true
+		}
+	case claimAudience:
+		switch kind {
+		case jsonString:
+			return claimValue{strs: []string{value}}, true
+		case jsonStrings:
+			return claimValue{strs: scanStrings(value)}, true
+		}
+	case claimBool:
+		switch {
+		case kind == jsonTrue || kind == jsonString && value == "true":
+			return claimValue{flag: true}, true
+		case kind == jsonFalse || kind == jsonString && value == "false":
+			return claimValue{}, true
+		}
+	case claimDate:
+		if kind != jsonNumber {
+			return claimValue{}, false
+		}
+		f, err := strconv.ParseFloat(value, 64)
+		if err == nil && validNumericDate(f) {
+			return claimValue{time: unixSeconds(f)}, true
+		}
+	}
+	return claimValue{}, false
 }
 
 // lazyClaims decodes the map behind Claims.Get and Claims.Raw from the payload on first

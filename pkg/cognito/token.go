@@ -34,7 +34,7 @@ type Token struct {
 }
 
 // ExpiresAtISO returns ExpiresAt in RFC 3339 form, UTC.
-func (t *Token) ExpiresAtISO() string { return t.ExpiresAt.UTC().Format(time.RFC3339) }
+func (t Token) ExpiresAtISO() string { return t.ExpiresAt.UTC().Format(time.RFC3339) }
 
 // String describes the token without the token itself.
 func (t Token) String() string {

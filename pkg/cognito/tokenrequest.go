@@ -104,7 +104,7 @@ func (a *ClientCredentialsAuthenticator) request(ctx context.Context) (tok *Toke
 		retryAfter, _ = backoff.ParseRetryAfter(resp.Header.Get("Retry-After"), a.now())
 		oe, _ := oauthError(body)
 		return nil, retryAfter, true, &AuthenticationError{Reason: ErrTokenEndpointUnavailable, StatusCode: status,
-			Code: a.scrub(string(oe.Error), 64), Description: a.scrub(oe.ErrorDescription, 512)}
+			ErrorCode: a.scrub(string(oe.Error), 64), ErrorDescription: a.scrub(oe.ErrorDescription, 512)}
 	case status >= 400:
 		oe, _ := oauthError(body)
 		return nil, 0, false, a.rejection(status, string(oe.Error), oe.ErrorDescription)
@@ -117,7 +117,7 @@ func (a *ClientCredentialsAuthenticator) request(ctx context.Context) (tok *Toke
 // rejection is the error for an OAuth error answer.
 func (a *ClientCredentialsAuthenticator) rejection(status int, code, description string) *AuthenticationError {
 	return &AuthenticationError{Reason: ErrTokenRequestRejected, StatusCode: status,
-		Code: a.scrub(code, 64), Description: a.scrub(description, 512)}
+		ErrorCode: a.scrub(code, 64), ErrorDescription: a.scrub(description, 512)}
 }
 
 // oauthError decodes an OAuth error body (RFC 6749 §5.2).

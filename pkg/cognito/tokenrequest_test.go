@@ -141,7 +141,7 @@ func TestRejectedRequestIsNotRetried(t *testing.T) {
 	if !errors.As(err, &ae) {
 		t.Fatalf("error %v is not an *AuthenticationError", err)
 	}
-	if ae.Code != "invalid_client" || ae.StatusCode != http.StatusBadRequest || ae.Attempts != 1 {
+	if ae.ErrorCode != "invalid_client" || ae.StatusCode != http.StatusBadRequest || ae.Attempts != 1 {
 		t.Errorf("error = %+v; want invalid_client, 400, 1 attempt", *ae)
 	}
 	if !errors.Is(err, ErrTokenRequestRejected) || ReasonCode(err) != "token_request_rejected" {
@@ -199,7 +199,7 @@ func TestOtherStatusesAndNetworkErrors(t *testing.T) {
 			if !errors.As(err, &ae) || !errors.Is(err, tt.reason) {
 				t.Fatalf("error = %v; want an *AuthenticationError matching %v", err, tt.reason)
 			}
-			if ae.Attempts != tt.attempts || ae.Code != tt.code {
+			if ae.Attempts != tt.attempts || ae.ErrorCode != tt.code {
 				t.Errorf("error = %+v; want %d attempts, code %q", *ae, tt.attempts, tt.code)
 			}
 			if tt.status != http.StatusFound && int(te.requests.Load()) != tt.attempts {

@@ -221,7 +221,7 @@ func TestTransportTokenFailure(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, api.URL, body)
 	_, err := client.Do(req)
 	var ae *AuthenticationError
-	if !errors.As(err, &ae) || ae.Code != "invalid_client" {
+	if !errors.As(err, &ae) || ae.ErrorCode != "invalid_client" {
 		t.Fatalf("error = %v; want the *AuthenticationError", err)
 	}
 	if len(calls()) != 0 {

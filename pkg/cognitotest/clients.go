@@ -80,7 +80,7 @@ type User struct {
 // DefaultConfig is one pool, "us-east-1_LocalPool1", with an "orders" resource server
 // (scopes orders/read, orders/write, orders/admin), three confidential clients with
 // different scopes (orders-reader, orders-writer, orders-admin) and two users. Secrets are
-// generated at random by [NewServer].
+// generated at random by [New].
 func DefaultConfig() Config {
 	return Config{Pools: []PoolConfig{{
 		ID: "us-east-1_LocalPool1",

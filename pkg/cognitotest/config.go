@@ -10,7 +10,7 @@ import (
 func Start(tb testing.TB, cfg Config) *Server {
 	tb.Helper()
 	hs := httptest.NewUnstartedServer(nil)
-	s, err := NewServer("http://"+hs.Listener.Addr().String(), cfg)
+	s, err := New("http://"+hs.Listener.Addr().String(), cfg)
 	if err != nil {
 		hs.Close()
 		tb.Fatalf("cognitotest.Start: %v", err)

@@ -14,7 +14,7 @@
 //	// client.ID and client.Secret authenticate at srv.TokenURL();
 //	// tokens verify against srv.JWKSURL(poolID) with issuer srv.Issuer(poolID).
 //
-// Outside tests (the `cognitokit local` command), build a [Server] with [NewServer] and
+// Outside tests (the `cognitokit local` command), build a [Server] with [New] and
 // serve it with any [net/http] server; it is an [http.Handler].
 //
 // The server implements gen.StrictServerInterface, the interface oapi-codegen generated

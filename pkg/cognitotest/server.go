@@ -67,9 +67,11 @@ func (p *pool) accessTTL(c AppClient) time.Duration {
 	return p.cfg.AccessTokenTTL
 }
 
-// NewServer returns a local Cognito for cfg whose URLs (and so token issuers) start with
-// baseURL, such as "http://127.0.0.1:9229". Each pool gets two fresh RSA-2048 keys.
-func NewServer(baseURL string, cfg Config) (*Server, error) {
+// New returns a local Cognito for cfg whose URLs (and so token issuers) start with
+// baseURL, such as "http://127.0.0.1:9229". Each pool gets two fresh RSA-2048 keys. The
+// Server is not started: serve it at baseURL with any [net/http] server, or call [Start]
+// instead in a test.
+func New(baseURL string, cfg Config) (*Server, error) {
 	cfg, err := cfg.normalize()
 	if err != nil {
 		return nil, err

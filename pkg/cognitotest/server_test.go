@@ -459,7 +459,7 @@ func TestConfigErrors(t *testing.T) {
 			{ID: "us-east-1_B", Clients: []cognitotest.AppClient{{ID: "x"}}}}},
 	}
 	for i, cfg := range bad {
-		if _, err := cognitotest.NewServer("http://127.0.0.1:1", cfg); err == nil {
+		if _, err := cognitotest.New("http://127.0.0.1:1", cfg); err == nil {
 			t.Errorf("config %d accepted", i)
 		}
 	}
@@ -469,7 +469,7 @@ func TestDefaultConfigIsNotModified(t *testing.T) {
 	cfg := cognitotest.DefaultConfig()
 	srv := cognitotest.Start(t, cfg)
 	if cfg.Pools[0].Clients[0].Secret != "" {
-		t.Error("NewServer wrote generated secrets into the caller's Config")
+		t.Error("New wrote generated secrets into the caller's Config")
 	}
 	if srv.Pools()[0].Clients[0].Secret == "" {
 		t.Error("no secret generated")

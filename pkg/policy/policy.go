@@ -331,7 +331,7 @@ func (p *Policy) decide(r *http.Request, rt *route, c *cognito.Claims) Decision 
 }
 
 func tokenUseOK(want string, c *cognito.Claims) bool {
-	return want == "any" || want == c.TokenUse
+	return want == "any" || want == string(c.TokenUse)
 }
 
 func scopesOK(rt *route, c *cognito.Claims) bool {

@@ -185,7 +185,7 @@ func startCognito(t testing.TB, clock func() time.Time) (*cognitotest.Server, co
 	c := cognitotest.DefaultConfig()
 	c.Clock = clock
 	hs := httptest.NewUnstartedServer(nil)
-	srv, err := cognitotest.NewServer("http://"+hs.Listener.Addr().String(), c)
+	srv, err := cognitotest.New("http://"+hs.Listener.Addr().String(), c)
 	if err != nil {
 		t.Fatal(err)
 	}

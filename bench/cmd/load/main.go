@@ -176,7 +176,7 @@ func serveCognito(cfg cognitotest.Config) (string, *cognitotest.Server, func(), 
 		return "", nil, nil, err
 	}
 	base := "http://" + l.Addr().String()
-	idp, err := cognitotest.NewServer(base, cfg)
+	idp, err := cognitotest.New(base, cfg)
 	if err != nil {
 		l.Close()
 		return "", nil, nil, err
