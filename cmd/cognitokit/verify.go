@@ -73,7 +73,7 @@ func (f *authorizerFlags) authorizer() (*cognito.JWTAuthorizer, error) {
 	if f.leeway == 0 {
 		cfg.Leeway = -1 // an explicit --leeway 0 means none
 	}
-	var opts []cognito.Option
+	var opts []cognito.AuthorizerOption
 	if f.endpoint != "" {
 		opts = append(opts, cognito.WithEndpoint(f.endpoint))
 	}

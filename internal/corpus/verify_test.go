@@ -41,12 +41,12 @@ func authorizerConfig(f *corpus.File, c corpus.Config) cognito.JWTAuthorizerConf
 }
 
 // authorizers builds one authorizer per corpus configuration, on a clock stopped at now.
-func authorizers(t testing.TB, f *corpus.File, jwks []byte, now time.Time, opts ...cognito.Option) map[string]*cognito.JWTAuthorizer {
+func authorizers(t testing.TB, f *corpus.File, jwks []byte, now time.Time, opts ...cognito.AuthorizerOption) map[string]*cognito.JWTAuthorizer {
 	t.Helper()
 	out := map[string]*cognito.JWTAuthorizer{}
 	for name, c := range f.Configs {
 		z, err := cognito.NewJWTAuthorizer(authorizerConfig(f, c),
-			append([]cognito.Option{cognito.WithJWKS(jwks), cognito.WithClock(func() time.Time { return now })}, opts...)...)
+			append([]cognito.AuthorizerOption{cognito.WithJWKS(jwks), cognito.WithClock(func() time.Time { return now })}, opts...)...)
 		if err != nil {
 			t.Fatalf("config %s: %v", name, err)
 		}

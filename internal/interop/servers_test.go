@@ -40,11 +40,11 @@ func clientsJSON(t *testing.T, clients map[string]string) string {
 // fastRetry keeps retried failures quick.
 var fastRetry = cognito.WithRetry(cognito.RetryPolicy{MaxAttempts: 3, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond})
 
-func authenticator(t *testing.T, base, id, secret, scope string, opts ...cognito.Option) *cognito.ClientCredentialsAuthenticator {
+func authenticator(t *testing.T, base, id, secret, scope string, opts ...cognito.AuthenticatorOption) *cognito.ClientCredentialsAuthenticator {
 	t.Helper()
 	a, err := cognito.NewClientCredentialsAuthenticator(cognito.ClientCredentialsConfig{
 		ClientID: id, ClientSecret: secret, TokenURL: base + "/oauth2/token", Scope: scope,
-	}, append([]cognito.Option{fastRetry}, opts...)...)
+	}, append([]cognito.AuthenticatorOption{fastRetry}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,7 +75,7 @@ type ClientCredentialsAuthenticator struct {
 //
 // Options: [WithHTTPClient], [WithClock], [WithLogger], [WithExpiryMargin],
 // [WithRefreshAhead], [WithRetry] and [WithTokenStore].
-func NewClientCredentialsAuthenticator(cfg ClientCredentialsConfig, opts ...Option) (*ClientCredentialsAuthenticator, error) {
+func NewClientCredentialsAuthenticator(cfg ClientCredentialsConfig, opts ...AuthenticatorOption) (*ClientCredentialsAuthenticator, error) {
 	if cfg.ClientID == "" {
 		return nil, configError("client ID is empty")
 	}
@@ -86,7 +86,7 @@ func NewClientCredentialsAuthenticator(cfg ClientCredentialsConfig, opts ...Opti
 	if err != nil {
 		return nil, err
 	}
-	o := newOptions(opts)
+	o := newAuthenticatorOptions(opts)
 	a := &ClientCredentialsAuthenticator{
 		now:          o.clock,
 		cfg:          cfg,

@@ -67,8 +67,8 @@ var (
 // Options: [WithEndpoint], [WithJWKS], [WithHTTPClient], [WithClock], [WithLogger],
 // [WithJWKSRefresh], [WithUnknownKeyCooldown], [WithVerifiedCacheSize],
 // [WithMaxTokenSize].
-func NewJWTAuthorizer(cfg JWTAuthorizerConfig, opts ...Option) (*JWTAuthorizer, error) {
-	o := newOptions(opts)
+func NewJWTAuthorizer(cfg JWTAuthorizerConfig, opts ...AuthorizerOption) (*JWTAuthorizer, error) {
+	o := newAuthorizerOptions(opts)
 	issuers, err := authorizerIssuers(cfg, o.endpoint)
 	if err != nil {
 		return nil, err

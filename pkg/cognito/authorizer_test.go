@@ -699,7 +699,7 @@ func TestNewJWTAuthorizerConfig(t *testing.T) {
 	tests := []struct {
 		name    string
 		cfg     func(*JWTAuthorizerConfig)
-		opts    []Option
+		opts    []AuthorizerOption
 		wantErr bool
 		issuer  string
 		jwks    string
@@ -716,13 +716,13 @@ func TestNewJWTAuthorizerConfig(t *testing.T) {
 		{name: "pool with path characters", cfg: func(c *JWTAuthorizerConfig) { c.UserPoolID = "us-east-1_abc/../x" }, wantErr: true},
 		{name: "pool with bogus region", cfg: func(c *JWTAuthorizerConfig) { c.UserPoolID = "local_abc" }, wantErr: true},
 		{name: "bogus region allowed with endpoint", cfg: func(c *JWTAuthorizerConfig) { c.UserPoolID = "local_abc"; c.Region = "x" },
-			opts: []Option{WithEndpoint("http://localhost:4566/")}, issuer: "http://localhost:4566/local_abc",
+			opts: []AuthorizerOption{WithEndpoint("http://localhost:4566/")}, issuer: "http://localhost:4566/local_abc",
 			jwks: "http://localhost:4566/local_abc/.well-known/jwks.json"},
-		{name: "endpoint not a URL", opts: []Option{WithEndpoint("localhost:4566")}, wantErr: true},
-		{name: "endpoint with query", opts: []Option{WithEndpoint("http://localhost:4566/?a=b")}, wantErr: true},
-		{name: "endpoint over plain http to a remote host", opts: []Option{WithEndpoint("http://localstack:4566")}, wantErr: true},
+		{name: "endpoint not a URL", opts: []AuthorizerOption{WithEndpoint("localhost:4566")}, wantErr: true},
+		{name: "endpoint with query", opts: []AuthorizerOption{WithEndpoint("http://localhost:4566/?a=b")}, wantErr: true},
+		{name: "endpoint over plain http to a remote host", opts: []AuthorizerOption{WithEndpoint("http://localstack:4566")}, wantErr: true},
 		{name: "endpoint over https to a remote host", cfg: func(c *JWTAuthorizerConfig) { c.UserPoolID = "local_abc"; c.Region = "x" },
-			opts: []Option{WithEndpoint("https://cognito.internal.example")}, issuer: "https://cognito.internal.example/local_abc",
+			opts: []AuthorizerOption{WithEndpoint("https://cognito.internal.example")}, issuer: "https://cognito.internal.example/local_abc",
 			jwks: "https://cognito.internal.example/local_abc/.well-known/jwks.json"},
 		{name: "no client", cfg: func(c *JWTAuthorizerConfig) { c.Audience = "" }, wantErr: true},
 		{name: "any client explicit", cfg: func(c *JWTAuthorizerConfig) { c.Audience = ""; c.AllowAnyClient = true },
@@ -743,8 +743,8 @@ func TestNewJWTAuthorizerConfig(t *testing.T) {
 		}, wantErr: true},
 		{name: "extra issuer without pool", cfg: func(c *JWTAuthorizerConfig) { c.Issuers = []string{"https://example.com"} }, wantErr: true},
 		{name: "extra issuer relative", cfg: func(c *JWTAuthorizerConfig) { c.Issuers = []string{"/us-east-1_x"} }, wantErr: true},
-		{name: "static JWKS not JSON", opts: []Option{WithJWKS([]byte("<html>"))}, wantErr: true},
-		{name: "static JWKS without usable key", opts: []Option{WithJWKS([]byte(`{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"h"}]}`))}, wantErr: true},
+		{name: "static JWKS not JSON", opts: []AuthorizerOption{WithJWKS([]byte("<html>"))}, wantErr: true},
+		{name: "static JWKS without usable key", opts: []AuthorizerOption{WithJWKS([]byte(`{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"h"}]}`))}, wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -340,7 +340,7 @@ func TestTokenEndpointFaults(t *testing.T) {
 
 // stallRetry makes one attempt only against a stalled endpoint, so that the fetch the
 // caller gave up on ends sooner (each attempt waits out the client's timeout).
-func stallRetry(f fault) Option {
+func stallRetry(f fault) AuthenticatorOption {
 	if f == faultStall {
 		return WithRetry(RetryPolicy{MaxAttempts: 1})
 	}
@@ -384,10 +384,10 @@ func startJWKSFaultServer(t *testing.T) (*faultServer, *cognitotest.Server) {
 }
 
 // faultAuthorizer verifies reader-client access tokens of the fault server's issuer.
-func faultAuthorizer(t *testing.T, srv *faultServer, clk *fakeClock, opts ...Option) *JWTAuthorizer {
+func faultAuthorizer(t *testing.T, srv *faultServer, clk *fakeClock, opts ...AuthorizerOption) *JWTAuthorizer {
 	t.Helper()
 	z, err := NewJWTAuthorizer(JWTAuthorizerConfig{UserPoolID: poolID, Audience: readerClient},
-		append([]Option{WithEndpoint(srv.URL), WithHTTPClient(srv.client()), WithClock(clk.Now)}, opts...)...)
+		append([]AuthorizerOption{WithEndpoint(srv.URL), WithHTTPClient(srv.client()), WithClock(clk.Now)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,7 @@ func (s *sleepLog) Waits() []time.Duration {
 }
 
 // newAuth builds an authenticator whose retry waits are recorded instead of slept.
-func newAuth(t *testing.T, cfg ClientCredentialsConfig, opts ...Option) (*ClientCredentialsAuthenticator, *sleepLog) {
+func newAuth(t *testing.T, cfg ClientCredentialsConfig, opts ...AuthenticatorOption) (*ClientCredentialsAuthenticator, *sleepLog) {
 	t.Helper()
 	a, err := NewClientCredentialsAuthenticator(cfg, opts...)
 	if err != nil {

@@ -38,7 +38,7 @@ func localCognito(t testing.TB, clk *fakeClock) *cognitotest.Server {
 }
 
 // newAuthorizer builds an authorizer for the local Cognito's default pool on clk.
-func newAuthorizer(t testing.TB, srv *cognitotest.Server, clk *fakeClock, cfg JWTAuthorizerConfig, opts ...Option) *JWTAuthorizer {
+func newAuthorizer(t testing.TB, srv *cognitotest.Server, clk *fakeClock, cfg JWTAuthorizerConfig, opts ...AuthorizerOption) *JWTAuthorizer {
 	t.Helper()
 	if cfg.UserPoolID == "" {
 		cfg.UserPoolID = poolID
@@ -46,7 +46,7 @@ func newAuthorizer(t testing.TB, srv *cognitotest.Server, clk *fakeClock, cfg JW
 	if cfg.Audience == "" && len(cfg.ClientIDs) == 0 && !cfg.AllowAnyClient {
 		cfg.Audience = readerClient
 	}
-	base := []Option{WithEndpoint(srv.BaseURL()), WithClock(clk.Now)}
+	base := []AuthorizerOption{WithEndpoint(srv.BaseURL()), WithClock(clk.Now)}
 	z, err := NewJWTAuthorizer(cfg, append(base, opts...)...)
 	if err != nil {
 		t.Fatalf("NewJWTAuthorizer: %v", err)

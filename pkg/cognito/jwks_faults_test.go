@@ -69,10 +69,10 @@ func (s *jwksServer) signedBy(t testing.TB, kid string, key *rsa.PrivateKey, jti
 	}, key)
 }
 
-func (s *jwksServer) authorizer(t testing.TB, clock func() time.Time, opts ...Option) *JWTAuthorizer {
+func (s *jwksServer) authorizer(t testing.TB, clock func() time.Time, opts ...AuthorizerOption) *JWTAuthorizer {
 	t.Helper()
 	z, err := NewJWTAuthorizer(JWTAuthorizerConfig{UserPoolID: poolID, Audience: readerClient},
-		append([]Option{WithEndpoint(s.URL), WithClock(clock)}, opts...)...)
+		append([]AuthorizerOption{WithEndpoint(s.URL), WithClock(clock)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,9 +32,108 @@ const (
 	DefaultLeeway = 60 * time.Second
 )
 
-// Option tunes a [ClientCredentialsAuthenticator] or a [JWTAuthorizer]. Each option's
-// documentation says which it concerns; the other ignores it.
-type Option func(*options)
+// AuthenticatorOption tunes a [ClientCredentialsAuthenticator]. An option of the
+// authorizer is not one: passing it to [NewClientCredentialsAuthenticator] does not
+// compile.
+type AuthenticatorOption interface {
+	applyAuthenticator(*authenticatorOptions)
+}
+
+// AuthorizerOption tunes a [JWTAuthorizer]. An option of the authenticator is not one:
+// passing it to [NewJWTAuthorizer] does not compile.
+type AuthorizerOption interface {
+	applyAuthorizer(*authorizerOptions)
+}
+
+// Option is an option that both constructors take: [WithHTTPClient], [WithClock] and
+// [WithLogger].
+type Option interface {
+	AuthenticatorOption
+	AuthorizerOption
+}
+
+// sharedOptions are what both constructors are tuned with.
+type sharedOptions struct {
+	httpClient *http.Client
+	clock      func() time.Time
+	logger     *slog.Logger
+}
+
+type authenticatorOptions struct {
+	sharedOptions
+	expiryMargin time.Duration
+	refreshAhead float64
+	retry        RetryPolicy
+	store        TokenStore
+}
+
+type authorizerOptions struct {
+	sharedOptions
+	endpoint           string
+	staticJWKS         []byte
+	hasStaticJWKS      bool
+	jwksRefresh        time.Duration
+	unknownKeyCooldown time.Duration
+	verifiedCacheSize  int
+	maxTokenSize       int
+}
+
+type sharedOption func(*sharedOptions)
+
+func (f sharedOption) applyAuthenticator(o *authenticatorOptions) { f(&o.sharedOptions) }
+func (f sharedOption) applyAuthorizer(o *authorizerOptions)       { f(&o.sharedOptions) }
+
+type authenticatorOption func(*authenticatorOptions)
+
+func (f authenticatorOption) applyAuthenticator(o *authenticatorOptions) { f(o) }
+
+type authorizerOption func(*authorizerOptions)
+
+func (f authorizerOption) applyAuthorizer(o *authorizerOptions) { f(o) }
+
+func defaultSharedOptions() sharedOptions {
+	return sharedOptions{clock: time.Now, logger: slog.New(slog.DiscardHandler)}
+}
+
+// finish fills what the options left unset.
+func (o *sharedOptions) finish() {
+	if o.httpClient == nil {
+		o.httpClient = &http.Client{Timeout: DefaultHTTPTimeout}
+	}
+}
+
+func newAuthenticatorOptions(opts []AuthenticatorOption) authenticatorOptions {
+	o := authenticatorOptions{
+		sharedOptions: defaultSharedOptions(),
+		expiryMargin:  DefaultExpiryMargin,
+		refreshAhead:  DefaultRefreshAhead,
+	}
+	for _, opt := range opts {
+		if opt != nil {
+			opt.applyAuthenticator(&o)
+		}
+	}
+	o.finish()
+	o.retry = o.retry.withDefaults()
+	return o
+}
+
+func newAuthorizerOptions(opts []AuthorizerOption) authorizerOptions {
+	o := authorizerOptions{
+		sharedOptions:      defaultSharedOptions(),
+		jwksRefresh:        DefaultJWKSRefresh,
+		unknownKeyCooldown: DefaultUnknownKeyCooldown,
+		verifiedCacheSize:  DefaultVerifiedCacheSize,
+		maxTokenSize:       DefaultMaxTokenSize,
+	}
+	for _, opt := range opts {
+		if opt != nil {
+			opt.applyAuthorizer(&o)
+		}
+	}
+	o.finish()
+	return o
+}
 
 // RetryPolicy says how failed token requests (network errors, 429, 5xx) are retried:
 // exponential backoff from BaseDelay, capped at MaxDelay, with full jitter; a Retry-After
@@ -46,50 +145,6 @@ type RetryPolicy struct {
 	BaseDelay time.Duration
 	// MaxDelay caps any single wait, Retry-After included. Zero means 2s.
 	MaxDelay time.Duration
-}
-
-type options struct {
-	httpClient *http.Client
-	clock      func() time.Time
-	logger     *slog.Logger
-
-	// ClientCredentialsAuthenticator
-	expiryMargin time.Duration
-	refreshAhead float64
-	retry        RetryPolicy
-	store        TokenStore
-
-	// JWTAuthorizer
-	endpoint           string
-	staticJWKS         []byte
-	hasStaticJWKS      bool
-	jwksRefresh        time.Duration
-	unknownKeyCooldown time.Duration
-	verifiedCacheSize  int
-	maxTokenSize       int
-}
-
-func newOptions(opts []Option) options {
-	o := options{
-		clock:              time.Now,
-		logger:             slog.New(slog.DiscardHandler),
-		expiryMargin:       DefaultExpiryMargin,
-		refreshAhead:       DefaultRefreshAhead,
-		jwksRefresh:        DefaultJWKSRefresh,
-		unknownKeyCooldown: DefaultUnknownKeyCooldown,
-		verifiedCacheSize:  DefaultVerifiedCacheSize,
-		maxTokenSize:       DefaultMaxTokenSize,
-	}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
-	}
-	if o.httpClient == nil {
-		o.httpClient = &http.Client{Timeout: DefaultHTTPTimeout}
-	}
-	o.retry = o.retry.withDefaults()
-	return o
 }
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
@@ -107,122 +162,116 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 
 // WithHTTPClient sets the HTTP client for token and JWKS requests. Nil means a client
 // with a [DefaultHTTPTimeout] timeout. Responses are size-limited whatever the client.
-// Both constructors.
 func WithHTTPClient(c *http.Client) Option {
-	return func(o *options) { o.httpClient = c }
+	return sharedOption(func(o *sharedOptions) { o.httpClient = c })
 }
 
 // WithClock sets the source of the current time, for tests. Nil means time.Now.
-// Both constructors.
 func WithClock(now func() time.Time) Option {
-	return func(o *options) {
+	return sharedOption(func(o *sharedOptions) {
 		if now != nil {
 			o.clock = now
 		}
-	}
+	})
 }
 
 // WithLogger sets where warnings (failed refreshes, JWKS errors) are logged. Nothing
 // logged contains a secret, a token or a claim value. Nil means no logging.
-// Both constructors.
 func WithLogger(l *slog.Logger) Option {
-	return func(o *options) {
+	return sharedOption(func(o *sharedOptions) {
 		if l != nil {
 			o.logger = l
 		}
-	}
+	})
 }
 
 // WithExpiryMargin sets how long before its expiry a cached token stops being served
 // (default [DefaultExpiryMargin]); it is never more than half the token's lifetime.
-// ClientCredentialsAuthenticator.
-func WithExpiryMargin(d time.Duration) Option {
-	return func(o *options) {
+func WithExpiryMargin(d time.Duration) AuthenticatorOption {
+	return authenticatorOption(func(o *authenticatorOptions) {
 		if d >= 0 {
 			o.expiryMargin = d
 		}
-	}
+	})
 }
 
 // WithRefreshAhead sets the fraction (0 to 1) of a token's lifetime, before the expiry
 // margin, in which a call gets the cached token and starts one background refresh
 // (default [DefaultRefreshAhead]). Zero disables refresh ahead.
-// ClientCredentialsAuthenticator.
-func WithRefreshAhead(fraction float64) Option {
-	return func(o *options) {
+func WithRefreshAhead(fraction float64) AuthenticatorOption {
+	return authenticatorOption(func(o *authenticatorOptions) {
 		if fraction >= 0 && fraction < 1 {
 			o.refreshAhead = fraction
 		}
-	}
+	})
 }
 
 // WithRetry sets how failed token requests are retried; zero fields take their defaults.
-// ClientCredentialsAuthenticator.
-func WithRetry(p RetryPolicy) Option {
-	return func(o *options) { o.retry = p }
+func WithRetry(p RetryPolicy) AuthenticatorOption {
+	return authenticatorOption(func(o *authenticatorOptions) { o.retry = p })
 }
 
 // WithTokenStore sets where tokens are cached, such as a store shared by a fleet. Nil
-// means the process's in-memory cache. ClientCredentialsAuthenticator.
-func WithTokenStore(s TokenStore) Option {
-	return func(o *options) { o.store = s }
+// means the process's in-memory cache.
+func WithTokenStore(s TokenStore) AuthenticatorOption {
+	return authenticatorOption(func(o *authenticatorOptions) { o.store = s })
 }
 
 // WithEndpoint points the authorizer at a Cognito-compatible server other than AWS's
 // (cognitokit local, LocalStack): the issuer becomes "<baseURL>/<user pool ID>" and the
 // JWKS "<issuer>/.well-known/jwks.json". The pool ID is then not checked against the
-// Region. JWTAuthorizer.
-func WithEndpoint(baseURL string) Option {
-	return func(o *options) { o.endpoint = baseURL }
+// Region.
+func WithEndpoint(baseURL string) AuthorizerOption {
+	return authorizerOption(func(o *authorizerOptions) { o.endpoint = baseURL })
 }
 
 // WithJWKS gives the authorizer a fixed key set (the JSON of a JWKS) instead of fetching
-// it: no network, for offline use and tests. JWTAuthorizer.
-func WithJWKS(jwksJSON []byte) Option {
-	return func(o *options) {
+// it: no network, for offline use and tests.
+func WithJWKS(jwksJSON []byte) AuthorizerOption {
+	return authorizerOption(func(o *authorizerOptions) {
 		o.staticJWKS = append([]byte(nil), jwksJSON...)
 		o.hasStaticJWKS = true
-	}
+	})
 }
 
 // WithJWKSRefresh sets how often the JWKS is refreshed in the background (default
-// [DefaultJWKSRefresh]). JWTAuthorizer.
-func WithJWKSRefresh(d time.Duration) Option {
-	return func(o *options) {
+// [DefaultJWKSRefresh]).
+func WithJWKSRefresh(d time.Duration) AuthorizerOption {
+	return authorizerOption(func(o *authorizerOptions) {
 		if d > 0 {
 			o.jwksRefresh = d
 		}
-	}
+	})
 }
 
 // WithUnknownKeyCooldown sets how long, after a token with an unknown kid caused a JWKS
 // refetch, further unknown kids are refused without fetching (default
-// [DefaultUnknownKeyCooldown]). JWTAuthorizer.
-func WithUnknownKeyCooldown(d time.Duration) Option {
-	return func(o *options) {
+// [DefaultUnknownKeyCooldown]).
+func WithUnknownKeyCooldown(d time.Duration) AuthorizerOption {
+	return authorizerOption(func(o *authorizerOptions) {
 		if d >= 0 {
 			o.unknownKeyCooldown = d
 		}
-	}
+	})
 }
 
 // WithVerifiedCacheSize sets how many verified tokens are remembered so that a token seen
 // again skips the signature check (default [DefaultVerifiedCacheSize]); exp and nbf are
-// still checked on every call. Zero disables the cache. JWTAuthorizer.
-func WithVerifiedCacheSize(n int) Option {
-	return func(o *options) {
+// still checked on every call. Zero disables the cache.
+func WithVerifiedCacheSize(n int) AuthorizerOption {
+	return authorizerOption(func(o *authorizerOptions) {
 		if n >= 0 {
 			o.verifiedCacheSize = n
 		}
-	}
+	})
 }
 
 // WithMaxTokenSize sets the largest token, in bytes, Verify decodes (default
-// [DefaultMaxTokenSize]). JWTAuthorizer.
-func WithMaxTokenSize(n int) Option {
-	return func(o *options) {
+// [DefaultMaxTokenSize]).
+func WithMaxTokenSize(n int) AuthorizerOption {
+	return authorizerOption(func(o *authorizerOptions) {
 		if n > 0 {
 			o.maxTokenSize = n
 		}
-	}
+	})
 }

@@ -30,7 +30,7 @@ func TestColdCacheTenThousandCallersOneRequest(t *testing.T) {
 	t.Run("store without coalescing", func(t *testing.T) { testColdCache(t, WithTokenStore(&plainStore{})) })
 }
 
-func testColdCache(t *testing.T, opts ...Option) {
+func testColdCache(t *testing.T, opts ...AuthenticatorOption) {
 	g := startGatedCognito(t, 0)
 	cfg := configFor(g.Server, "orders-reader")
 	cfg.TokenURL = g.URL + "/oauth2/token"
@@ -113,7 +113,7 @@ func TestTokenLifetimes(t *testing.T) {
 			for _, ahead := range []bool{true, false} {
 				clock := newFakeClock()
 				start := clock.Now()
-				opts := []Option{WithClock(clock.Now)}
+				opts := []AuthenticatorOption{WithClock(clock.Now)}
 				quietUntil := tt.refreshAt
 				if !ahead {
 					opts = append(opts, WithRefreshAhead(0))

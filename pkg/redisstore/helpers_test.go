@@ -79,7 +79,7 @@ type instance struct {
 	http  *http.Client
 }
 
-func newInstance(t testing.TB, addr string, cfg cognito.ClientCredentialsConfig, storeOpts []redisstore.Option, authOpts ...cognito.Option) *instance {
+func newInstance(t testing.TB, addr string, cfg cognito.ClientCredentialsConfig, storeOpts []redisstore.Option, authOpts ...cognito.AuthenticatorOption) *instance {
 	t.Helper()
 	in := &instance{cmds: &cmdCounter{}}
 	in.rdb = newClient(t, addr, in.cmds)
@@ -91,7 +91,7 @@ func newInstance(t testing.TB, addr string, cfg cognito.ClientCredentialsConfig,
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
 	in.http = &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	opts := append([]cognito.Option{cognito.WithHTTPClient(in.http), cognito.WithTokenStore(in.store)}, authOpts...)
+	opts := append([]cognito.AuthenticatorOption{cognito.WithHTTPClient(in.http), cognito.WithTokenStore(in.store)}, authOpts...)
 	if in.auth, err = cognito.NewClientCredentialsAuthenticator(cfg, opts...); err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func patient() []redisstore.Option {
 	return []redisstore.Option{redisstore.WithTimeout(10 * time.Second), redisstore.WithMaxWait(time.Minute)}
 }
 
-func newFleet(t testing.TB, n int, addr string, cfg cognito.ClientCredentialsConfig, storeOpts []redisstore.Option, authOpts ...cognito.Option) []*instance {
+func newFleet(t testing.TB, n int, addr string, cfg cognito.ClientCredentialsConfig, storeOpts []redisstore.Option, authOpts ...cognito.AuthenticatorOption) []*instance {
 	t.Helper()
 	fleet := make([]*instance, n)
 	for i := range fleet {

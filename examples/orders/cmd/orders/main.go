@@ -47,7 +47,7 @@ func run(logger *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	var opts []cognito.Option
+	var opts []cognito.AuthorizerOption
 	if endpoint := os.Getenv("COGNITO_ENDPOINT"); endpoint != "" {
 		opts = append(opts, cognito.WithEndpoint(endpoint))
 	}
