@@ -15,26 +15,23 @@ import (
 	"github.com/cognitokit/cognitokit/internal/backoff"
 )
 
-// tokenServer returns the server URL to give the generated client, which appends
-// "/oauth2/token" to it, and whether the client then posts to exactly u. A token URL
-// with another path, a query or an unusual encoding is posted to as is, through
-// editRequest.
+// tokenServer returns the server URL to give the generated client, which posts to the
+// spec's operation path "/oauth2/token" under it, and whether it then posts to exactly u:
+// when u is "<server>/oauth2/token" with no query and no unusual escaping, as Cognito's
+// token URLs are (a path prefix, such as a proxy's, is part of the server).
 func tokenServer(u *url.URL) (server string, exact bool) {
+	const op = "/oauth2/token"
 	s := *u
 	s.RawQuery, s.ForceQuery = "", false
-	s.Path, s.RawPath = strings.TrimSuffix(u.Path, "/oauth2/token"), ""
-	server = s.String()
-	// As gen.NewClient does, so that the probe resolves the path as the client will.
-	withSlash := server
-	if !strings.HasSuffix(withSlash, "/") {
-		withSlash += "/"
-	}
-	probe, err := gen.NewPostTokenRequestWithBody(withSlash, "", nil)
-	return server, err == nil && probe.URL.String() == u.String()
+	s.Path, s.RawPath = strings.TrimSuffix(u.Path, op), ""
+	exact = strings.HasSuffix(u.Path, op) && u.RawQuery == "" && !u.ForceQuery && u.RawPath == ""
+	return s.String(), exact
 }
 
 // editRequest authenticates a token request (RFC 6749 §2.3.1: HTTP Basic of the
-// form-urlencoded client ID and secret) and aims it at TokenURL.
+// form-urlencoded client ID and secret). A token URL that is not "<server>/oauth2/token"
+// (another path, a query: an OAuth server that is not Cognito, or a gateway) cannot be
+// expressed by the spec, whose operation path is fixed; it is set on the request here.
 func (a *ClientCredentialsAuthenticator) editRequest(_ context.Context, req *http.Request) error {
 	req.Header.Set("Authorization", string(a.basic))
 	req.Header.Set("Accept", "application/json")
@@ -70,9 +67,10 @@ func (a *ClientCredentialsAuthenticator) request(ctx context.Context) (tok *Toke
 	ctx, cancel := context.WithTimeout(ctx, a.attemptTimeout)
 	defer cancel()
 	sent := a.now()
-	// The raw response, not PostTokenWithFormdataBodyWithResponse: its parser drops the
-	// status when a body does not decode, and a 4xx must never be mistaken for a
-	// retryable failure.
+	// The generated request, read here rather than by PostTokenWithFormdataBodyWithResponse:
+	// its parser returns no response, status included, when a body does not decode, and a
+	// 4xx must never be mistaken for a retryable failure. The body is decoded into the
+	// generated models (decodeAnswer, oauthError).
 	resp, err := a.client.PostTokenWithFormdataBody(ctx, a.form)
 	if err != nil {
 		if errors.Is(err, errBodyTooLarge) {

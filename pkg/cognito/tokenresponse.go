@@ -9,55 +9,34 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cognitokit/cognitokit/gen"
 )
 
 // maxLifetime clamps expires_in, so that an absurd value cannot overflow a Duration.
 const maxLifetime = math.MaxInt32 * time.Second
 
-// tokenAnswer is a 200 answer of the token endpoint. gen.TokenResponse is not used: it
-// has no scope and no error field (a 200 carrying an OAuth error is a failure, RFC 6749
-// §5.2 servers do this) and it takes expires_in only as a JSON integer.
-type tokenAnswer struct {
-	AccessToken      string      `json:"access_token"`
-	TokenType        string      `json:"token_type"`
-	ExpiresIn        flexSeconds `json:"expires_in"`
-	Scope            string      `json:"scope"`
-	Error            string      `json:"error"`
-	ErrorDescription string      `json:"error_description"`
-}
-
-// flexSeconds reads a number of seconds given as a JSON number or a string holding one,
-// as some servers send it.
-type flexSeconds struct {
-	d   time.Duration
-	set bool
+// lifetime reads expires_in, which the generated model holds as a json.Number so that
+// the string form some servers send decodes too: a number of seconds, clamped to
+// [0, maxLifetime]. set is false when the answer has none.
+func lifetime(expiresIn json.Number) (d time.Duration, set bool, err error) {
+	if expiresIn == "" {
+		return 0, false, nil
+	}
+	f, err := strconv.ParseFloat(string(expiresIn), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false, errExpiresInNotNumber
+	}
+	switch {
+	case f <= 0:
+		return 0, true, nil
+	case f >= maxLifetime.Seconds():
+		return maxLifetime, true, nil
+	}
+	return time.Duration(f * float64(time.Second)), true, nil
 }
 
 var errExpiresInNotNumber = errors.New("expires_in is not a number")
-
-func (s *flexSeconds) UnmarshalJSON(b []byte) error {
-	v := string(b)
-	if v == "null" {
-		return nil
-	}
-	if unq, err := strconv.Unquote(v); err == nil {
-		v = unq
-	}
-	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		return errExpiresInNotNumber
-	}
-	s.set = true
-	switch {
-	case f <= 0:
-		s.d = 0
-	case f >= maxLifetime.Seconds():
-		s.d = maxLifetime
-	default:
-		s.d = time.Duration(f * float64(time.Second))
-	}
-	return nil
-}
 
 // answerError is why a 200 answer is not a usable token; it names fields, never values
 // (except token_type, truncated), so that it can go into an error safely.
@@ -65,19 +44,44 @@ type answerError struct{ msg string }
 
 func (e *answerError) Error() string { return e.msg }
 
+// decodeAnswer decodes a 200 answer into the generated models: the token answer, and
+// the OAuth error some servers put in a 200 (RFC 6749 §5.2 answers are errors whatever
+// their status). gen.ParsePostTokenResponse is not used for it: it decodes only answers
+// labelled JSON, and on a body that does not decode it returns no response, status
+// included, while a token in a mislabelled answer is still a token and every failure
+// must say which it is.
+func decodeAnswer(body []byte, contentType string) (*gen.TokenResponse, *gen.OAuthError, error) {
+	var ans gen.TokenResponse
+	if err := json.Unmarshal(body, &ans); err != nil {
+		var syntax *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &typ) && typ.Field != "":
+			return nil, nil, &answerError{"field " + quoteCut(typ.Field, 32) + " has the wrong JSON type"}
+		case !errors.As(err, &syntax) && !errors.As(err, &typ):
+			// The only other refusal encoding/json makes here: a string expires_in that
+			// is not a number, refused by json.Number.
+			return nil, nil, &answerError{errExpiresInNotNumber.Error()}
+		}
+		return nil, nil, &answerError{fmt.Sprintf("body is not a JSON token answer (Content-Type %s)", quoteCut(contentType, 64))}
+	}
+	var oe gen.OAuthError
+	if json.Unmarshal(body, &oe) == nil && oe.Error != "" {
+		return &ans, &oe, nil
+	}
+	return &ans, nil, nil
+}
+
 // tokenFromAnswer turns a 200 answer into a Token, or says why it cannot. sent is when
 // the request was sent (the lifetime counts from then), now when the answer arrived.
 // A *oauthAnswerError is returned for an answer that carries an OAuth error.
 func tokenFromAnswer(body []byte, contentType string, sent, now time.Time, requestedScope string) (*Token, error) {
-	var ans tokenAnswer
-	if err := json.Unmarshal(body, &ans); err != nil {
-		if errors.Is(err, errExpiresInNotNumber) {
-			return nil, &answerError{"expires_in is not a number"}
-		}
-		return nil, &answerError{fmt.Sprintf("body is not a JSON token answer (Content-Type %s)", quoteCut(contentType, 64))}
+	ans, oe, err := decodeAnswer(body, contentType)
+	if err != nil {
+		return nil, err
 	}
-	if ans.Error != "" {
-		return nil, &oauthAnswerError{code: ans.Error, description: ans.ErrorDescription}
+	if oe != nil {
+		return nil, &oauthAnswerError{code: string(oe.Error), description: oe.ErrorDescription}
 	}
 	if ans.AccessToken == "" {
 		return nil, &answerError{"no access_token"}
@@ -85,11 +89,15 @@ func tokenFromAnswer(body []byte, contentType string, sent, now time.Time, reque
 	if !strings.EqualFold(ans.TokenType, "Bearer") {
 		return nil, &answerError{"token_type " + quoteCut(ans.TokenType, 32) + " is not Bearer"}
 	}
+	expiresIn, expiresInSet, err := lifetime(ans.ExpiresIn)
+	if err != nil {
+		return nil, &answerError{err.Error()}
+	}
 	claims, isJWT := jwtPayload(ans.AccessToken)
 	t := &Token{Token: ans.AccessToken, TokenType: "Bearer", Scope: ans.Scope, IssuedAt: sent}
 	switch {
-	case ans.ExpiresIn.d > 0:
-		t.ExpiresAt = sent.Add(ans.ExpiresIn.d)
+	case expiresIn > 0:
+		t.ExpiresAt = sent.Add(expiresIn)
 	case isJWT && claims.Exp > 0:
 		// No usable expires_in: the token's own exp is the only lifetime we can trust;
 		// without one the token would be cached forever, which is never right.
@@ -97,7 +105,7 @@ func tokenFromAnswer(body []byte, contentType string, sent, now time.Time, reque
 		if !t.ExpiresAt.After(now) {
 			return nil, &answerError{"no positive expires_in, and the token's exp claim has passed"}
 		}
-	case ans.ExpiresIn.set:
+	case expiresInSet:
 		return nil, &answerError{"expires_in is not positive and the token has no exp claim"}
 	default:
 		return nil, &answerError{"no expires_in and the token has no exp claim"}

@@ -3,6 +3,7 @@ package cognito
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cognitokit/cognitokit/gen"
 	"github.com/cognitokit/cognitokit/pkg/cognitotest"
 )
 
@@ -124,7 +126,9 @@ func TestBadTokenAnswers(t *testing.T) {
 	}
 }
 
-func TestFlexSeconds(t *testing.T) {
+// TestExpiresIn: expires_in decodes into the generated model's json.Number from a
+// number or a string holding one, and lifetime reads it.
+func TestExpiresIn(t *testing.T) {
 	tests := []struct {
 		in   string
 		want time.Duration
@@ -143,10 +147,15 @@ func TestFlexSeconds(t *testing.T) {
 		{`"NaN"`, 0, false, true},
 	}
 	for _, tt := range tests {
-		var s flexSeconds
-		err := s.UnmarshalJSON([]byte(tt.in))
-		if (err != nil) != tt.err || s.d != tt.want || s.set != tt.set {
-			t.Errorf("%s: got %v set=%v err=%v; want %v set=%v err=%v", tt.in, s.d, s.set, err, tt.want, tt.set, tt.err)
+		var ans gen.TokenResponse
+		err := json.Unmarshal([]byte(`{"expires_in":`+tt.in+`}`), &ans)
+		var d time.Duration
+		var set bool
+		if err == nil {
+			d, set, err = lifetime(ans.ExpiresIn)
+		}
+		if (err != nil) != tt.err || d != tt.want || set != tt.set {
+			t.Errorf("%s: got %v set=%v err=%v; want %v set=%v err=%v", tt.in, d, set, err, tt.want, tt.set, tt.err)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,7 +47,7 @@ func (s *Server) PostToken(ctx context.Context, req gen.PostTokenRequestObject) 
 	return gen.PostToken200JSONResponse{
 		Body: gen.TokenResponse{
 			AccessToken: token,
-			ExpiresIn:   int64(ttl / time.Second),
+			ExpiresIn:   json.Number(strconv.FormatInt(int64(ttl/time.Second), 10)),
 			TokenType:   "Bearer",
 		},
 		Headers: gen.PostToken200ResponseHeaders{CacheControl: "no-store"},

@@ -81,7 +81,7 @@ func TestClientCredentialsTokenVerifiesAgainstServedJWKS(t *testing.T) {
 	srv := cognitotest.Start(t, cognitotest.DefaultConfig())
 	writer := mustClient(t, srv, "orders-writer")
 	tr := fetchToken(t, srv, writer, "orders/write")
-	if tr.TokenType != "Bearer" || tr.ExpiresIn != 3600 || tr.RefreshToken != "" || tr.IdToken != "" {
+	if tr.TokenType != "Bearer" || tr.ExpiresIn != "3600" || tr.RefreshToken != "" || tr.IdToken != "" {
 		t.Errorf("token response = %+v; want Bearer, 3600 s, no refresh or ID token", tr)
 	}
 	set := fetchKeySet(t, srv)
@@ -317,11 +317,11 @@ func TestTokenLifetimeIsConfigurable(t *testing.T) {
 	cfg.Pools[0].AccessTokenTTL = 5 * time.Minute
 	cfg.Pools[0].Clients[1].AccessTokenTTL = 2 * time.Minute
 	srv := cognitotest.Start(t, cfg)
-	if got := fetchToken(t, srv, mustClient(t, srv, "orders-reader"), "").ExpiresIn; got != 300 {
-		t.Errorf("pool lifetime: expires_in = %d; want 300", got)
+	if got := fetchToken(t, srv, mustClient(t, srv, "orders-reader"), "").ExpiresIn; got != "300" {
+		t.Errorf("pool lifetime: expires_in = %s; want 300", got)
 	}
-	if got := fetchToken(t, srv, mustClient(t, srv, "orders-writer"), "").ExpiresIn; got != 120 {
-		t.Errorf("client lifetime: expires_in = %d; want 120", got)
+	if got := fetchToken(t, srv, mustClient(t, srv, "orders-writer"), "").ExpiresIn; got != "120" {
+		t.Errorf("client lifetime: expires_in = %s; want 120", got)
 	}
 }
 
