@@ -51,14 +51,14 @@ func (h routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Such a request reaches no handler's wildcards, so it matches no route here.
 	defer func() {
 		if recover() != nil {
-			c.route, c.values = nil, nil
+			c.route, c.values = nil, c.values[:0]
 		}
 	}()
-	values := make([]string, len(h.r.params))
-	for i, name := range h.r.params {
-		values[i] = r.PathValue(name)
+	c.values = c.values[:0]
+	for _, name := range h.r.params {
+		c.values = append(c.values, r.PathValue(name))
 	}
-	c.route, c.values = h.r, values
+	c.route = h.r
 }
 
 // pathCapture is the ResponseWriter the policy serves a request to its own ServeMux with,
@@ -79,37 +79,57 @@ func (c *pathCapture) Header() http.Header {
 func (c *pathCapture) Write(b []byte) (int, error) { return len(b), nil }
 func (c *pathCapture) WriteHeader(int)             {}
 
+// pathProbe is what pathValues serves to the policy's ServeMux: a copy of the request
+// (the ServeMux writes the pattern and the wildcards into the request it serves) and the
+// writer the route's handler records into. Probes are pooled per policy.
+type pathProbe struct {
+	req http.Request
+	pathCapture
+}
+
 // pathValues returns the values of rt's wildcards for r, taken from the ServeMux itself
 // rather than recomputed: the ServeMux matches CONNECT requests on their raw path and
 // every other method on the cleaned one, and whatever it does next release, the values
 // a condition compares are the ones the handler reads. A request the ServeMux redirects
 // is judged by the request the redirect leads to, as the client will send it. ok is false
 // when the ServeMux would not hand r (or its redirect) to rt's handler: the caller
-// refuses the request.
-func (p *Policy) pathValues(r *http.Request, rt *route) (values []string, ok bool) {
+// refuses the request. The values belong to probe: valid until releaseProbe(probe).
+func (p *Policy) pathValues(r *http.Request, rt *route) (values []string, ok bool, probe *pathProbe) {
+	probe, _ = p.probes.Get().(*pathProbe)
+	if probe == nil {
+		probe = &pathProbe{}
+	}
 	for range 2 { // the request, then at most one redirect
-		req := new(http.Request)
-		*req = *r // the ServeMux sets the pattern and wildcards on the request it serves
-		c := &pathCapture{}
-		p.mux.ServeHTTP(c, req)
-		if c.route != nil {
-			return c.values, c.route == rt
+		probe.req = *r
+		probe.route = nil
+		p.mux.ServeHTTP(&probe.pathCapture, &probe.req)
+		if probe.route != nil {
+			return probe.values, probe.route == rt, probe
 		}
-		loc := c.Header().Get("Location")
+		loc := probe.Header().Get("Location")
 		if loc == "" {
-			return nil, false
+			return nil, false, probe
 		}
 		u, err := r.URL.Parse(loc)
 		if err != nil {
-			return nil, false
+			return nil, false, probe
 		}
 		redirected := new(http.Request)
 		*redirected = *r
 		redirected.URL = u
 		redirected.RequestURI = u.RequestURI()
 		r = redirected
+		clear(probe.header)
 	}
-	return nil, false
+	return nil, false, probe
+}
+
+// releaseProbe returns a probe to the pool, keeping nothing of the request it served.
+func (p *Policy) releaseProbe(probe *pathProbe) {
+	probe.req = http.Request{}
+	probe.route, probe.values = nil, probe.values[:0]
+	clear(probe.header)
+	p.probes.Put(probe)
 }
 
 // register adds a pattern to mux, turning the ServeMux's panics on invalid or

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/cognitokit/cognitokit/pkg/cognito"
 )
@@ -19,6 +20,7 @@ type Policy struct {
 	def      string   // "deny" or "authenticated"
 	tokenUse string
 	warnings []*Error
+	probes   sync.Pool // of *pathProbe
 }
 
 // route is one compiled entry of the file.
@@ -314,7 +316,10 @@ func (p *Policy) decide(r *http.Request, rt *route, c *cognito.Claims) Decision 
 		var params []string
 		if len(rt.params) > 0 {
 			var ok bool
-			if params, ok = p.pathValues(r, rt); !ok {
+			var probe *pathProbe
+			params, ok, probe = p.pathValues(r, rt)
+			defer p.releaseProbe(probe)
+			if !ok {
 				d.Reason, d.Detail = ReasonClaimMismatch, "the request does not reach the route's handler with its path wildcards"
 				return d
 			}
