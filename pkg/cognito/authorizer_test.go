@@ -79,7 +79,7 @@ func newFixture(t *testing.T) *fixture {
 	f.pub = poolPublicKey(t, f.srv, kidOf(t, mintAccess(t, f.srv, cognitotest.TokenOptions{})))
 	mk := func(cfg JWTAuthorizerConfig) *JWTAuthorizer {
 		cfg.Issuers = []string{f.extraIss}
-		return newAuthorizer(t, f.srv, f.clk, cfg, WithLogger(f.logs.logger()))
+		return newAuthorizer(t, f.srv, f.clk, cfg, WithLogger(textLogger(f.logs)))
 	}
 	f.authz = map[string]*JWTAuthorizer{
 		"access": mk(JWTAuthorizerConfig{}),
@@ -820,7 +820,7 @@ func TestVerifyNeverLogsTokens(t *testing.T) {
 	clk := newFakeClock()
 	srv := localCognito(t, clk)
 	logs := &logBuffer{}
-	z := newAuthorizer(t, srv, clk, JWTAuthorizerConfig{TokenUse: TokenUseAny}, WithLogger(logs.logger()))
+	z := newAuthorizer(t, srv, clk, JWTAuthorizerConfig{TokenUse: TokenUseAny}, WithLogger(textLogger(logs)))
 	good := mintID(t, srv, cognitotest.TokenOptions{Client: readerClient})
 	bad := mintID(t, srv, cognitotest.TokenOptions{Client: readerClient, Header: map[string]any{"kid": "unknown"}})
 	for _, tok := range []string{good, bad, good} {

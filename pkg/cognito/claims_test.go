@@ -150,7 +150,7 @@ func TestClaimsLogValue(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &logBuffer{}
-	logs.logger().Info("verified", "claims", c)
+	textLogger(logs).Info("verified", "claims", c)
 	out := logs.String()
 	if !strings.Contains(out, "client_id="+readerClient) {
 		t.Errorf("log %q lacks the client", out)

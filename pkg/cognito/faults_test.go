@@ -460,7 +460,7 @@ func TestJWKSFaults(t *testing.T) {
 			srv, pool := startJWKSFaultServer(t)
 			clk := newFakeClock()
 			logs := &logBuffer{}
-			z := faultAuthorizer(t, srv, clk, WithLogger(logs.logger()))
+			z := faultAuthorizer(t, srv, clk, WithLogger(textLogger(logs)))
 			t.Cleanup(func() { awaitFetch(z.issuers[0]) })
 			if err := z.Warm(t.Context()); err != nil {
 				t.Fatal(err)

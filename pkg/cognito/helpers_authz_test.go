@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cognitokit/cognitokit/internal/testkit"
 	"github.com/cognitokit/cognitokit/pkg/cognitotest"
 )
 
@@ -230,25 +231,11 @@ func awaitFetch(c *jwksCache) {
 	}
 }
 
-// logBuffer is a slog handler target that tests search for leaked secrets.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+// logBuffer is where tests' loggers write, searched for leaked secrets.
+type logBuffer = testkit.LogBuffer
 
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuffer) logger() *slog.Logger {
+// textLogger is a debug-level text logger writing into b.
+func textLogger(b *logBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 

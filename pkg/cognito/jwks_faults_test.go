@@ -188,7 +188,7 @@ func TestAllKeysRemoved(t *testing.T) {
 	srv.serve(t, kidKey(0))
 	clk := newFakeClock()
 	logs := &logBuffer{}
-	z := srv.authorizer(t, clk.Now, WithLogger(logs.logger()))
+	z := srv.authorizer(t, clk.Now, WithLogger(textLogger(logs)))
 	t.Cleanup(func() { awaitFetch(z.issuers[0]) })
 	old := srv.signedBy(t, "k0", keys[0], "old", clk.Now())
 	if _, err := z.Verify(t.Context(), old); err != nil {

@@ -109,7 +109,7 @@ func TestWarmSomeIssuers(t *testing.T) {
 	missing := httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(missing.Close)
 	logs := &logBuffer{}
-	z := newAuthorizer(t, srv, clk, JWTAuthorizerConfig{Issuers: []string{missing.URL + "/" + poolID}}, WithLogger(logs.logger()))
+	z := newAuthorizer(t, srv, clk, JWTAuthorizerConfig{Issuers: []string{missing.URL + "/" + poolID}}, WithLogger(textLogger(logs)))
 	if err := z.Warm(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +311,7 @@ func TestRefreshFailureKeepsKeys(t *testing.T) {
 				}
 			}
 			logs := &logBuffer{}
-			z := newAuthorizer(t, srv, clk, JWTAuthorizerConfig{}, shortClient(), WithLogger(logs.logger()))
+			z := newAuthorizer(t, srv, clk, JWTAuthorizerConfig{}, shortClient(), WithLogger(textLogger(logs)))
 			if err := z.Warm(t.Context()); err != nil {
 				t.Fatal(err)
 			}
@@ -468,7 +468,7 @@ func TestJWKSKeyByKey(t *testing.T) {
 		keys[1],
 	)
 	logs := &logBuffer{}
-	set, err := parseJWKS(body, logs.logger(), "test")
+	set, err := parseJWKS(body, textLogger(logs), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
