@@ -72,20 +72,30 @@ func (c *cmdCounter) commands() []string {
 // instance stands in for one process of a fleet: its own HTTP client, its own go-redis
 // client, its own store and authenticator.
 type instance struct {
-	auth  *cognito.ClientCredentialsAuthenticator
-	store *redisstore.Store
-	rdb   *redis.Client
-	cmds  *cmdCounter
-	http  *http.Client
+	auth   *cognito.ClientCredentialsAuthenticator
+	store  *redisstore.Store
+	client redis.UniversalClient // what the store uses
+	rdb    *redis.Client         // the same, for a single-server instance
+	cmds   *cmdCounter
+	http   *http.Client
 }
 
 func newInstance(t testing.TB, addr string, cfg cognito.ClientCredentialsConfig, storeOpts []redisstore.Option, authOpts ...cognito.AuthenticatorOption) *instance {
 	t.Helper()
-	in := &instance{cmds: &cmdCounter{}}
-	in.rdb = newClient(t, addr, in.cmds)
-	in.cmds.reset()
+	cmds := &cmdCounter{}
+	rdb := newClient(t, addr, cmds)
+	cmds.reset()
+	in := newInstanceOn(t, rdb, cfg, storeOpts, authOpts...)
+	in.rdb, in.cmds = rdb, cmds
+	return in
+}
+
+// newInstanceOn is an instance whose store uses client: a Cluster or Sentinel client.
+func newInstanceOn(t testing.TB, client redis.UniversalClient, cfg cognito.ClientCredentialsConfig, storeOpts []redisstore.Option, authOpts ...cognito.AuthenticatorOption) *instance {
+	t.Helper()
+	in := &instance{client: client}
 	var err error
-	if in.store, err = redisstore.New(in.rdb, append(patient(), storeOpts...)...); err != nil {
+	if in.store, err = redisstore.New(client, append(patient(), storeOpts...)...); err != nil {
 		t.Fatal(err)
 	}
 	tr := &http.Transport{}

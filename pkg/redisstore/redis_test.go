@@ -20,10 +20,12 @@ import (
 // without persistence, stopped when the test ends. The Redis tests skip when redis-server
 // is not installed; CI (.ci/run) installs it, so there they run.
 type redisServer struct {
-	tb   testing.TB
-	path string
-	dir  string
-	port int
+	tb     testing.TB
+	path   string
+	dir    string
+	port   int
+	config string   // a configuration file, or ""
+	args   []string // beyond the port, the bind address and no persistence
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -33,12 +35,19 @@ type redisServer struct {
 
 func startRedis(tb testing.TB) *redisServer {
 	tb.Helper()
-	path, err := exec.LookPath("redis-server")
+	return startRedisWith(tb, "redis-server", "")
+}
+
+// startRedisWith starts binary (redis-server or redis-sentinel) with a configuration file
+// (or "") and args added.
+func startRedisWith(tb testing.TB, binary, config string, args ...string) *redisServer {
+	tb.Helper()
+	path, err := exec.LookPath(binary)
 	if err != nil {
-		tb.Skip("redis-server is not installed, so the Redis tests are skipped " +
-			"(apt-get install redis-server; CI installs it and runs them)")
+		tb.Skip(binary + " is not installed, so this Redis test is skipped " +
+			"(apt-get install redis-server redis-sentinel; CI installs them and runs it)")
 	}
-	r := &redisServer{tb: tb, path: path, dir: tb.TempDir()}
+	r := &redisServer{tb: tb, path: path, dir: tb.TempDir(), config: config, args: args}
 	tb.Cleanup(r.Stop)
 	// Another process may take the free port between the probe and redis-server's bind.
 	for attempt := 0; ; attempt++ {
@@ -68,8 +77,14 @@ func (r *redisServer) Addr() string { return "127.0.0.1:" + strconv.Itoa(r.port)
 
 // start runs redis-server on r.port and waits until it accepts connections.
 func (r *redisServer) start() error {
-	cmd := exec.Command(r.path, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+	var args []string
+	if r.config != "" {
+		args = append(args, r.config) // a configuration file comes first
+	}
+	args = append(args, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", r.dir, "--daemonize", "no", "--logfile", "")
+	args = append(args, r.args...)
+	cmd := exec.Command(r.path, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
@@ -87,7 +102,8 @@ func (r *redisServer) start() error {
 		signalled := false
 		for sc.Scan() {
 			out.WriteString(sc.Text() + "\n")
-			if !signalled && strings.Contains(sc.Text(), "Ready to accept connections") {
+			// redis-sentinel never says it is ready; its ID comes once it listens.
+			if !signalled && (strings.Contains(sc.Text(), "Ready to accept connections") || strings.Contains(sc.Text(), "Sentinel ID is")) {
 				signalled = true
 				close(ready)
 			}

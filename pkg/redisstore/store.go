@@ -413,6 +413,12 @@ func (s *Store) call(ctx context.Context, op string, bound time.Duration, f func
 	}
 	s.fallbacks.Add(1)
 	s.downUntil.Store(s.clock().Add(s.cooldown).UnixNano())
+	// A Cluster client keeps sending a slot to its old master until it reloads its slot
+	// map, which go-redis does by itself only now and then: after a failover, a reload
+	// now makes the next try after the cooldown reach the promoted replica.
+	if c, ok := s.client.(interface{ ReloadState(context.Context) }); ok {
+		c.ReloadState(context.WithoutCancel(ctx))
+	}
 	if s.down.CompareAndSwap(false, true) {
 		s.logger.LogAttrs(ctx, slog.LevelWarn, "redisstore: redis unavailable; authenticators fetch tokens on their own",
 			slog.String("op", op), slog.String("error", err.Error()), slog.Duration("retry_in", s.cooldown))
