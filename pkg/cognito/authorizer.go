@@ -97,7 +97,8 @@ func authorizerIssuers(cfg JWTAuthorizerConfig, endpoint string) ([]string, erro
 	}
 	for _, iss := range cfg.Issuers {
 		if err := checkIssuer(iss); err != nil {
-			return nil, fmt.Errorf("Issuers: %v", err)
+			// Named as the config field is, capitalised.
+			return nil, fmt.Errorf("%s: %v", "Issuers", err)
 		}
 		if !slices.Contains(issuers, iss) {
 			issuers = append(issuers, iss)
