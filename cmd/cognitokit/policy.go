@@ -18,13 +18,15 @@ const policySynopsis = `Usage:
   cognitokit policy check FILE
   cognitokit policy explain FILE --request "GET /orders/7" [--token T (+ verify flags) | --claims claims.json]
 
-check loads and validates a route policy: prints "ok: N routes", or every problem as
-file:line:col: message (exit 1).
+check loads and validates a route policy: prints "ok: N routes" and the Go checks its
+routes name (which the service must register), or every problem as file:line:col: message
+(exit 1).
 
 explain runs one request through the policy middleware and prints the matched route, the
 decision, the status and headers the middleware would answer, and why. The caller is
 anonymous unless --token (verified like "cognitokit verify") or --claims (a JSON object of
-claims taken as verified) says otherwise.`
+claims taken as verified) says otherwise. The route's Go checks (checks:) are not run: the
+explanation lists them.`
 
 func runPolicy(ctx context.Context, e env, args []string) error {
 	if len(args) == 0 {
@@ -62,11 +64,18 @@ func runPolicyCheck(e env, args []string) error {
 			warnings = append(warnings, w.Error())
 		}
 		scoped := hostScoped(p.Routes())
+		checks := p.Checks()
+		if checks == nil {
+			checks = []string{}
+		}
 		if *asJSON {
 			return json.NewEncoder(e.stdout).Encode(map[string]any{"ok": true, "routes": p.Routes(),
-				"host_scoped_routes": scoped, "warnings": warnings})
+				"host_scoped_routes": scoped, "warnings": warnings, "checks": checks})
 		}
 		fmt.Fprintf(e.stdout, "ok: %d routes\n", len(p.Routes()))
+		if len(checks) > 0 {
+			fmt.Fprintf(e.stdout, "checks: %s (the service must register each with policy.WithCheck)\n", strings.Join(checks, ", "))
+		}
 		if len(scoped) > 0 {
 			fmt.Fprintf(e.stdout, "note: %d host-scoped routes (%s) match only requests whose Host header names "+
 				"their host; other requests fall to the other routes or the default\n", len(scoped), strings.Join(scoped, ", "))
@@ -149,7 +158,7 @@ func runPolicyExplain(ctx context.Context, e env, args []string) error {
 	bearer := ""
 	switch {
 	case *token != "":
-		z, err := af.authorizer()
+		z, err := af.authorizer(fs)
 		if err != nil {
 			return err
 		}
@@ -176,7 +185,12 @@ func runPolicyExplain(ctx context.Context, e env, args []string) error {
 		r.Header.Set("Authorization", "Bearer "+bearer)
 	}
 	reached := false
-	h := policy.Middleware(p, verifier)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// The service's Go checks are not here: each passes, and the explanation lists them.
+	var checkOpts []policy.MiddlewareOption
+	for _, name := range p.Checks() {
+		checkOpts = append(checkOpts, policy.WithCheck(name, func(*http.Request, *cognito.Claims) error { return nil }))
+	}
+	h := policy.Middleware(p, verifier, checkOpts...)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reached = true
 		w.WriteHeader(http.StatusOK)
 	}))
@@ -202,6 +216,7 @@ func runPolicyExplain(ctx context.Context, e env, args []string) error {
 	}
 	if reached {
 		out.Code = string(d.Reason)
+		out.Checks = d.Checks
 		out.Why = "every requirement of the route holds"
 		if d.Reason == policy.ReasonPublic {
 			out.Why = "the route is public"
@@ -229,18 +244,22 @@ func runPolicyExplain(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stdout, "token:     %s\n", out.TokenErr)
 	}
 	fmt.Fprintf(e.stdout, "why:       %s\n", out.Why)
+	if len(out.Checks) > 0 {
+		fmt.Fprintf(e.stdout, "checks:    %s (the service's Go checks, not run here)\n", strings.Join(out.Checks, ", "))
+	}
 	return nil
 }
 
 type explanation struct {
-	Request   string `json:"request"`
-	Route     string `json:"route"`
-	Allowed   bool   `json:"allowed"`
-	Status    int    `json:"status"`
-	Challenge string `json:"www_authenticate,omitempty"`
-	Code      string `json:"code"`
-	TokenErr  string `json:"token_error,omitempty"`
-	Why       string `json:"why"`
+	Request   string   `json:"request"`
+	Route     string   `json:"route"`
+	Allowed   bool     `json:"allowed"`
+	Status    int      `json:"status"`
+	Challenge string   `json:"www_authenticate,omitempty"`
+	Code      string   `json:"code"`
+	TokenErr  string   `json:"token_error,omitempty"`
+	Why       string   `json:"why"`
+	Checks    []string `json:"checks,omitempty"` // run by the service, not by explain
 }
 
 func str(v any) string {

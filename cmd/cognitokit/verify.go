@@ -19,7 +19,9 @@ const verifySynopsis = `Usage: cognitokit verify [flags] [TOKEN|-]
 
 Verifies a Cognito access or ID token: signature against the user pool's JWKS (fetched, or
 --jwks-file offline), issuer, token_use, client, exp/nbf/iat with leeway, and any required
-scopes and groups. One TOKEN: prints the claims as JSON; exit 0 valid, 1 invalid (reason
+scopes and groups. --pools FILE accepts the tokens of several pools instead, each with its
+own settings (a YAML list; see docs/cli.md); the pool a token verified for is then
+printed on stderr ("pool: <id>"), or as "user_pool_id" in batch results. One TOKEN: prints the claims as JSON; exit 0 valid, 1 invalid (reason
 code and message on stderr), 2 usage or configuration error.
 
 With "-" or no TOKEN, reads tokens from stdin, one per line, and writes one JSON object per
@@ -30,10 +32,10 @@ valid, 1 otherwise.`
 // authorizerFlags are the flags that configure a JWTAuthorizer, shared by verify and
 // policy explain.
 type authorizerFlags struct {
-	pool, region, endpoint, jwksFile, tokenUse string
-	clients, scopes, groups                    stringList
-	anyClient                                  bool
-	leeway                                     time.Duration
+	pool, region, endpoint, jwksFile, tokenUse, poolsFile string
+	clients, scopes, groups                               stringList
+	anyClient                                             bool
+	leeway                                                time.Duration
 }
 
 func (f *authorizerFlags) register(fs *flag.FlagSet) {
@@ -47,9 +49,14 @@ func (f *authorizerFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.scopes, "scope", "required scope; the token needs at least one of those given (repeatable)")
 	fs.Var(&f.groups, "group", "required group; the user must be in at least one of those given (repeatable)")
 	fs.DurationVar(&f.leeway, "leeway", cognito.DefaultLeeway, "clock skew allowed on exp, nbf and iat")
+	fs.StringVar(&f.poolsFile, "pools", "", "YAML file of several user pools, each with its own settings, instead of the per-pool flags (see docs/cli.md)")
 }
 
-func (f *authorizerFlags) authorizer() (*cognito.JWTAuthorizer, error) {
+// authorizer builds the authorizer the flags describe; fs is the parsed flag set.
+func (f *authorizerFlags) authorizer(fs *flag.FlagSet) (*cognito.JWTAuthorizer, error) {
+	if f.poolsFile != "" {
+		return f.poolsAuthorizer(fs)
+	}
 	if f.pool == "" {
 		return nil, usagef("--user-pool-id is required (or COGNITO_USER_POOL_ID)")
 	}
@@ -102,17 +109,20 @@ func runVerify(ctx context.Context, e env, args []string) error {
 	if len(rest) > 1 {
 		return usagef("give one TOKEN, or - to read tokens from stdin")
 	}
-	z, err := af.authorizer()
+	z, err := af.authorizer(fs)
 	if err != nil {
 		return err
 	}
 	if len(rest) == 0 || rest[0] == "-" {
-		return verifyBatch(ctx, e, z)
+		return verifyBatch(ctx, e, z, af.poolsFile != "")
 	}
 	claims, err := z.Verify(ctx, rest[0])
 	if err != nil {
 		fmt.Fprintf(e.stderr, "invalid: %s: %s\n", reasonCode(err), oneLine(err))
 		return exitError{exitFail}
+	}
+	if af.poolsFile != "" {
+		fmt.Fprintf(e.stderr, "pool: %s\n", claims.UserPoolID)
 	}
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")
@@ -135,13 +145,15 @@ const maxLine = 1 << 20
 type batchResult struct {
 	Line    int            `json:"line"`
 	Valid   bool           `json:"valid"`
+	Pool    string         `json:"user_pool_id,omitempty"` // with --pools
 	Claims  map[string]any `json:"claims,omitempty"`
 	Error   string         `json:"error,omitempty"`
 	Message string         `json:"message,omitempty"`
 }
 
-// verifyBatch verifies one token per line of stdin, answering one JSON line each.
-func verifyBatch(ctx context.Context, e env, z *cognito.JWTAuthorizer) error {
+// verifyBatch verifies one token per line of stdin, answering one JSON line each; with
+// several pools, valid results name the pool.
+func verifyBatch(ctx context.Context, e env, z *cognito.JWTAuthorizer, pools bool) error {
 	r := bufio.NewReaderSize(e.stdin, 64<<10)
 	w := bufio.NewWriter(e.stdout)
 	enc := json.NewEncoder(w)
@@ -161,6 +173,9 @@ func verifyBatch(ctx context.Context, e env, z *cognito.JWTAuthorizer) error {
 			res.Error, res.Message = reasonCode(verr), oneLine(verr)
 		} else {
 			res.Valid, res.Claims = true, claims.Raw()
+			if pools {
+				res.Pool = claims.UserPoolID
+			}
 		}
 		allValid = allValid && res.Valid
 		if err := enc.Encode(res); err != nil {

@@ -6,7 +6,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"errors"
-	"math"
+	"fmt"
 	"net/url"
 	"regexp"
 	"slices"
@@ -15,38 +15,36 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/cognitokit/cognitokit/gen"
 )
 
-// JWTAuthorizer verifies the Cognito access and ID tokens of one user pool. It is safe for
-// concurrent use; build one per service, not per request, so its caches are shared.
+// JWTAuthorizer verifies the Cognito access and ID tokens of one user pool, or of several
+// (see [NewMultiPoolAuthorizer]). It is safe for concurrent use; build one per service, not
+// per request, so its caches are shared.
 //
-// It keeps two caches. The pool's JWKS, per issuer, is fetched on first use (or by
+// It keeps two caches. Each issuer's JWKS is fetched on first use (or by
 // [JWTAuthorizer.Warm]) and refreshed in the background; see [JWTAuthorizer.Verify]. Tokens
 // that verified are remembered (see [WithVerifiedCacheSize]), so a token presented again
-// costs a hash lookup; its exp, nbf and iat are still checked on every call.
+// costs a hash lookup; its exp, nbf and iat, and the custom checks, are still checked on
+// every call.
 //
-// The zero value is not usable: build one with [NewJWTAuthorizer].
+// The zero value is not usable: build one with [NewJWTAuthorizer] or
+// [NewMultiPoolAuthorizer].
 type JWTAuthorizer struct {
-	issuers   []*jwksCache // issuers[0] is the primary one
-	clients   []string
-	anyClient bool
-	tokenUse  TokenUse
-	scopes    []string
-	groups    []string
-	leeway    time.Duration
-	maxSize   int
-	clock     func() time.Time
-	verified  *verifiedCache // nil when disabled
-	keyGens   atomic.Uint64
+	pools   []*userPool
+	issuers []*jwksCache // of every pool, in configuration order; issuers[0] is the primary one
+	// byIssuer finds a token's pool by its exact iss: one map lookup, however many pools.
+	byIssuer map[string]*jwksCache
+	checks   []func(context.Context, *Claims) error
+	maxSize  int
+	clock    func() time.Time
+	verified *verifiedCache // nil when disabled
+	keyGens  atomic.Uint64
 	// scratch holds *[]byte buffers for decoding tokens: a ~1 KB token needs ~2 KB, about
 	// 40% of what a verification allocates, and nothing of it outlives verify (the claims
 	// are copied out of it).
 	scratch sync.Pool
 
-	// Details of refusals that name configured values, built once.
-	tooLarge, wrongUse, noScope, noGroup string
+	tooLarge string // the refusal detail naming maxSize, built once
 }
 
 var (
@@ -62,105 +60,13 @@ var (
 // is not "<region>_<id>" (or whose region differs from cfg.Region), no client IDs without
 // AllowAnyClient, an unknown TokenUse, an extra issuer that is not "<https URL>/<pool ID>",
 // a WithJWKS set without a usable key. It makes no network call: keys are fetched on the
-// first Verify or by Warm.
+// first Verify or by Warm. It is [NewMultiPoolAuthorizer] with one pool.
 //
-// Options: [WithEndpoint], [WithJWKS], [WithHTTPClient], [WithClock], [WithLogger],
-// [WithJWKSRefresh], [WithUnknownKeyCooldown], [WithVerifiedCacheSize],
-// [WithMaxTokenSize].
+// Options: [WithEndpoint], [WithJWKS], [WithPoolJWKS], [WithHTTPClient], [WithClock],
+// [WithLogger], [WithJWKSRefresh], [WithUnknownKeyCooldown], [WithVerifiedCacheSize],
+// [WithMaxTokenSize], [WithCustomCheck].
 func NewJWTAuthorizer(cfg JWTAuthorizerConfig, opts ...AuthorizerOption) (*JWTAuthorizer, error) {
-	o := newAuthorizerOptions(opts)
-	issuers, err := authorizerIssuers(cfg, o.endpoint)
-	if err != nil {
-		return nil, err
-	}
-	z := &JWTAuthorizer{
-		anyClient: cfg.AllowAnyClient,
-		tokenUse:  cfg.TokenUse,
-		leeway:    cfg.Leeway,
-		maxSize:   o.maxTokenSize,
-		clock:     o.clock,
-	}
-	switch z.tokenUse {
-	case "":
-		z.tokenUse = TokenUseAccess
-	case TokenUseAccess, TokenUseID, TokenUseAny:
-	default:
-		return nil, configError("TokenUse %q is not %q, %q or %q", cfg.TokenUse, TokenUseAccess, TokenUseID, TokenUseAny)
-	}
-	switch {
-	case z.leeway == 0:
-		z.leeway = DefaultLeeway
-	case z.leeway < 0:
-		z.leeway = 0
-	}
-	if cfg.Audience != "" {
-		z.clients = append(z.clients, cfg.Audience)
-	}
-	for _, id := range cfg.ClientIDs {
-		if id == "" {
-			return nil, configError("ClientIDs has an empty client ID")
-		}
-		if !slices.Contains(z.clients, id) {
-			z.clients = append(z.clients, id)
-		}
-	}
-	switch {
-	case len(z.clients) == 0 && !z.anyClient:
-		return nil, configError("no app client: set Audience or ClientIDs, or AllowAnyClient to accept tokens of every client of the pool")
-	case len(z.clients) > 0 && z.anyClient:
-		return nil, configError("AllowAnyClient and Audience or ClientIDs are exclusive")
-	}
-	if slices.Contains(cfg.RequiredScopes, "") || slices.Contains(cfg.RequiredGroups, "") {
-		return nil, configError("RequiredScopes and RequiredGroups must not hold empty names")
-	}
-	z.scopes = slices.Clone(cfg.RequiredScopes)
-	z.groups = slices.Clone(cfg.RequiredGroups)
-	z.tooLarge = "token is longer than " + strconv.Itoa(z.maxSize) + " bytes"
-	z.wrongUse = "token_use is not " + string(z.tokenUse)
-	if z.tokenUse == TokenUseAny {
-		z.wrongUse = "token_use is neither access nor id"
-	}
-	z.noScope = "token has none of the required scopes: " + strings.Join(z.scopes, " ")
-	z.noGroup = "token user is in none of the required groups: " + strings.Join(z.groups, ", ")
-
-	var static *keySet
-	if o.hasStaticJWKS {
-		if static, err = parseJWKS(o.staticJWKS, o.logger, "WithJWKS"); err != nil {
-			return nil, configError("WithJWKS: %v", err)
-		}
-		static.gen = z.keyGens.Add(1)
-	}
-	z.verified = newVerifiedCache(o.verifiedCacheSize)
-	doer := limitedDoer{client: o.httpClient, limit: maxResponseBody}
-	for _, iss := range issuers {
-		i := strings.LastIndexByte(iss, '/')
-		c := &jwksCache{
-			issuer:       iss,
-			jwksURL:      iss + "/.well-known/jwks.json",
-			poolID:       iss[i+1:],
-			clock:        o.clock,
-			logger:       o.logger,
-			refresh:      o.jwksRefresh,
-			cooldown:     o.unknownKeyCooldown,
-			fetchTimeout: DefaultHTTPTimeout,
-			gens:         &z.keyGens,
-			parse: func(body []byte) (*keySet, error) {
-				return parseJWKS(body, o.logger, iss)
-			},
-		}
-		if z.verified != nil {
-			c.onChange = z.verified.purge
-		}
-		if static != nil {
-			c.static = true
-			c.set.Store(static)
-			c.refreshAt.Store(math.MaxInt64)
-		} else if c.client, err = gen.NewClientWithResponses(iss[:i], gen.WithHTTPClient(doer)); err != nil {
-			return nil, configError("issuer %s: %v", iss, err)
-		}
-		z.issuers = append(z.issuers, c)
-	}
-	return z, nil
+	return buildAuthorizer([]JWTAuthorizerConfig{cfg}, opts)
 }
 
 // authorizerIssuers lists the accepted issuers, the primary one first.
@@ -170,20 +76,20 @@ func authorizerIssuers(cfg JWTAuthorizerConfig, endpoint string) ([]string, erro
 	if endpoint != "" {
 		base, err := parseBaseURL(endpoint)
 		if err != nil {
-			return nil, configError("WithEndpoint: %v", err)
+			return nil, fmt.Errorf("WithEndpoint: %v", err)
 		}
 		if !anyPoolID.MatchString(pool) {
-			return nil, configError("UserPoolID %q is not <region>_<id>", pool)
+			return nil, fmt.Errorf("UserPoolID %q is not <region>_<id>", pool)
 		}
 		issuers = append(issuers, base+"/"+pool)
 	} else {
 		m := awsPoolID.FindStringSubmatch(pool)
 		if m == nil {
-			return nil, configError("UserPoolID %q is not <region>_<id>, such as us-east-1_AbC123xyz", pool)
+			return nil, fmt.Errorf("UserPoolID %q is not <region>_<id>, such as us-east-1_AbC123xyz", pool)
 		}
 		region := m[1]
 		if cfg.Region != "" && cfg.Region != region {
-			return nil, configError("UserPoolID %q is not in Region %q", pool, cfg.Region)
+			return nil, fmt.Errorf("UserPoolID %q is not in Region %q", pool, cfg.Region)
 		}
 		issuers = append(issuers,
 			"https://cognito-idp."+region+".amazonaws.com/"+pool,
@@ -191,7 +97,8 @@ func authorizerIssuers(cfg JWTAuthorizerConfig, endpoint string) ([]string, erro
 	}
 	for _, iss := range cfg.Issuers {
 		if err := checkIssuer(iss); err != nil {
-			return nil, configError("Issuers: %v", err)
+			// Named as the config field is, capitalised.
+			return nil, fmt.Errorf("%s: %v", "Issuers", err)
 		}
 		if !slices.Contains(issuers, iss) {
 			issuers = append(issuers, iss)
@@ -238,21 +145,32 @@ func checkIssuer(iss string) error {
 	return nil
 }
 
-// Issuer returns the primary issuer: the pool's regional Cognito URL
+// Issuer returns the primary issuer of the first pool: its regional Cognito URL
 // "https://cognito-idp.<region>.amazonaws.com/<pool>", or "<endpoint>/<pool>" under
 // WithEndpoint.
 func (z *JWTAuthorizer) Issuer() string { return z.issuers[0].issuer }
 
-// JWKSURL returns where the primary issuer's keys are fetched from,
+// JWKSURL returns where the first pool's primary issuer's keys are fetched from,
 // "<issuer>/.well-known/jwks.json".
 func (z *JWTAuthorizer) JWKSURL() string { return z.issuers[0].jwksURL }
 
-// Warm loads the key set of every issuer not yet loaded, waiting at most until ctx ends.
-// Call it at start-up to fail early and to spare the first requests the wait. It returns an
-// error matching [ErrJWKSUnavailable] when no issuer's keys could be loaded; when some
-// could, the others are logged and retried on first use (a pool publishes its keys under
-// the issuer it uses, so the other default issuer may legitimately be missing). With
-// WithJWKS it does nothing.
+// UserPoolIDs returns the IDs of the configured pools, in configuration order.
+func (z *JWTAuthorizer) UserPoolIDs() []string {
+	out := make([]string, len(z.pools))
+	for i, p := range z.pools {
+		out[i] = p.id
+	}
+	return out
+}
+
+// Warm loads the key set of every issuer not yet loaded, all at once, waiting at most until
+// ctx ends. Call it at start-up to fail early and to spare the first requests the wait. A
+// pool is ready when one of its issuers' keys loaded; the others are logged and retried on
+// first use (a pool publishes its keys under the issuer it uses, so the other default
+// issuer may legitimately be missing). Warm returns an error matching [ErrJWKSUnavailable]
+// when some pool is not ready: with several pools, it joins one error per such pool, each
+// naming the pool by index and ID, and the pools that are ready verify tokens all the same.
+// With static keys it does nothing.
 func (z *JWTAuthorizer) Warm(ctx context.Context) error {
 	now := z.clock()
 	errs := make([]error, len(z.issuers))
@@ -261,10 +179,20 @@ func (z *JWTAuthorizer) Warm(ctx context.Context) error {
 		wg.Go(func() { errs[i] = c.load(ctx, now, true) })
 	}
 	wg.Wait()
-	if slices.Contains(errs, nil) {
-		return nil
+	var failed []error
+	next := 0
+	for _, p := range z.pools {
+		pErrs := errs[next : next+len(p.issuers)]
+		next += len(p.issuers)
+		if slices.Contains(pErrs, nil) {
+			continue
+		}
+		if len(z.pools) == 1 {
+			return errors.Join(pErrs...)
+		}
+		failed = append(failed, fmt.Errorf("pool %d (%s): %w", p.index, p.id, errors.Join(pErrs...)))
 	}
-	return errors.Join(errs...)
+	return errors.Join(failed...)
 }
 
 // Verify checks token and returns its claims. It refuses with an [*AuthorizationError]
@@ -275,8 +203,9 @@ func (z *JWTAuthorizer) Warm(ctx context.Context) error {
 //  2. Header: alg RS256 ([ErrAlgorithmNotAllowed]: none, HS256, ES256, PS256 ... are
 //     refused), a kid ([ErrMissingKeyID]), no crit ([ErrUnsupportedHeader]). jku, x5u, jwk
 //     and x5c are ignored: keys come only from the pool's JWKS.
-//  3. Key set: the payload's iss only picks which configured issuer's JWKS to use. An iss
-//     that is none of them is refused with [ErrInvalidIssuer] at this point, before the
+//  3. Pool and key set: the payload's iss only picks the pool, and which of its issuers'
+//     JWKS to use, by exact comparison (one map lookup, however many pools). An iss that
+//     is no pool's is refused with [ErrInvalidIssuer] at this point, before the
 //     signature, without fetching anything; the refusal trusts nothing in the token.
 //  4. Key by kid ([ErrUnknownKey]); a key that is not RSA, is shorter than 2048 bits or is
 //     published for another alg or use: [ErrAlgorithmNotAllowed]. Keys that cannot be had:
@@ -289,7 +218,12 @@ func (z *JWTAuthorizer) Warm(ctx context.Context) error {
 //     by more than the leeway ([ErrTokenExpired]); nbf ([ErrTokenNotYetValid]) and iat
 //     ([ErrIssuedInFuture]) not ahead by more than the leeway; sub present
 //     ([ErrMissingClaim]); one of RequiredScopes ([ErrInsufficientScope]); one of
-//     RequiredGroups ([ErrNotInGroup]).
+//     RequiredGroups ([ErrNotInGroup]). The rules are those of the token's pool.
+//  7. The custom checks ([WithCustomCheck]), in order, with ctx: [ErrCustomCheck].
+//
+// A refusal at step 6 or 7, and only there, carries the claims of the refused token in
+// [AuthorizationError.Claims]: the signature verified, so they are the issuer's, but the
+// token was refused; see its doc.
 //
 // Keys: the first Verify of an issuer waits for its JWKS (bounded by ctx). After that,
 // when the set is older than the refresh interval ([DefaultJWKSRefresh]) one Verify starts
@@ -304,6 +238,9 @@ func (z *JWTAuthorizer) Warm(ctx context.Context) error {
 // origin_jti, the auth_time age, the at_hash, a nonce, or custom claims (see
 // [Claims.Get]). It logs nothing; errors hold neither the token nor claim values.
 //
+// On a verified-token cache hit, steps 1 to 5 are skipped; 6 (its time checks) and 7 run
+// again.
+//
 // The returned Claims may be shared with other callers of the same token: do not modify
 // them.
 func (z *JWTAuthorizer) Verify(ctx context.Context, token string) (*Claims, error) {
@@ -316,8 +253,13 @@ func (z *JWTAuthorizer) Verify(ctx context.Context, token string) (*Claims, erro
 		bucket = z.verified.bucket(token)
 		if e := z.verified.getAt(bucket, token); e != nil {
 			e.keys.refreshIfDue(ctx, now)
-			if err := z.checkClaims(e.claims, now); err != nil {
-				return nil, err
+			if err := e.keys.pool.checkClaims(e.claims, now); err != nil {
+				return nil, withClaims(err, e.claims)
+			}
+			if len(z.checks) > 0 {
+				if err := z.runChecks(ctx, e.claims); err != nil {
+					return nil, err
+				}
 			}
 			return e.claims, nil
 		}
@@ -390,12 +332,21 @@ func (z *JWTAuthorizer) verify(ctx context.Context, token string, now time.Time,
 			return nil, err
 		}
 	}
-	z.pickClient(claims)
-	if err := z.checkClaims(claims, now); err != nil {
-		return nil, err
+	p := keys.pool
+	claims.UserPoolID = p.id
+	p.pickClient(claims)
+	if err := p.checkClaims(claims, now); err != nil {
+		return nil, withClaims(err, claims)
 	}
+	// Remembered before the custom checks run: the cache holds the built-in verdict only,
+	// and the custom checks run again on every hit, since their answer may change.
 	if z.verified != nil {
 		z.verified.putAt(bucket, &verifiedEntry{token: strings.Clone(token), claims: claims, keys: keys, gen: set.gen})
+	}
+	if len(z.checks) > 0 {
+		if err := z.runChecks(ctx, claims); err != nil {
+			return nil, err
+		}
 	}
 	return claims, nil
 }
@@ -404,8 +355,8 @@ func (z *JWTAuthorizer) verify(ctx context.Context, token string, now time.Time,
 // tokens of 4 KB, several times a Cognito token.
 const maxScratch = 8 << 10
 
-// keysFor picks the key cache of the issuer the unverified iss names. Nothing else is
-// read from the payload before the signature is checked.
+// keysFor picks the key cache of the issuer the unverified iss names, and with it the
+// pool. Nothing else is read from the payload before the signature is checked.
 func (z *JWTAuthorizer) keysFor(iss any) (*jwksCache, error) {
 	s, ok := iss.(string)
 	switch {
@@ -414,87 +365,13 @@ func (z *JWTAuthorizer) keysFor(iss any) (*jwksCache, error) {
 	case !ok:
 		return nil, malformedClaim("iss", "a string")
 	}
-	for _, c := range z.issuers {
-		if c.issuer == s {
-			return c, nil
-		}
+	if c, ok := z.byIssuer[s]; ok {
+		return c, nil
 	}
-	return nil, refuse(ErrInvalidIssuer, "iss is not an issuer of the user pool")
+	return nil, refuse(ErrInvalidIssuer, "iss is not an issuer of a configured user pool")
 }
 
 func verifyRS256(pub *rsa.PublicKey, signingInput, sig []byte) bool {
 	digest := sha256.Sum256(signingInput)
 	return rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig) == nil
-}
-
-// pickClient makes ClientID of an ID token whose aud lists several clients the first one
-// allowed, so that policies reading ClientID see the client the token was accepted for.
-func (z *JWTAuthorizer) pickClient(c *Claims) {
-	if c.TokenUse != TokenUseID || len(c.Audience) < 2 || z.anyClient {
-		return
-	}
-	for _, aud := range c.Audience {
-		if slices.Contains(z.clients, aud) {
-			c.ClientID = aud
-			return
-		}
-	}
-}
-
-// checkClaims applies every claim rule to verified claims. It runs on every Verify,
-// cached tokens included, so that time moves on for them too.
-func (z *JWTAuthorizer) checkClaims(c *Claims, now time.Time) error {
-	if !z.acceptsIssuer(c.Issuer) {
-		return refuse(ErrInvalidIssuer, "iss is not an issuer of the user pool")
-	}
-	switch use := c.TokenUse; {
-	case use != TokenUseAccess && use != TokenUseID,
-		z.tokenUse != TokenUseAny && use != z.tokenUse:
-		return refuse(ErrInvalidTokenUse, z.wrongUse)
-	}
-	if !z.anyClient {
-		if c.TokenUse == TokenUseAccess {
-			if c.ClientID == "" {
-				return refuse(ErrInvalidClient, "access token has no client_id")
-			}
-			if !slices.Contains(z.clients, c.ClientID) {
-				return refuse(ErrInvalidClient, "client_id is not an allowed app client")
-			}
-		} else if !slices.ContainsFunc(c.Audience, z.allowsClient) {
-			return refuse(ErrInvalidClient, "aud names no allowed app client")
-		}
-	}
-	if c.expiresAt.IsZero() {
-		return refuse(ErrMissingClaim, "token has no exp")
-	}
-	if now.After(c.expiresAt.Add(z.leeway)) {
-		return refuse(ErrTokenExpired, "exp is past by more than the leeway")
-	}
-	if !c.NotBefore.IsZero() && c.NotBefore.After(now.Add(z.leeway)) {
-		return refuse(ErrTokenNotYetValid, "nbf is ahead by more than the leeway")
-	}
-	if !c.IssuedAt.IsZero() && c.IssuedAt.After(now.Add(z.leeway)) {
-		return refuse(ErrIssuedInFuture, "iat is ahead by more than the leeway")
-	}
-	if c.Sub == "" {
-		return refuse(ErrMissingClaim, "token has no sub")
-	}
-	if len(z.scopes) > 0 && !slices.ContainsFunc(z.scopes, c.HasScope) {
-		return refuse(ErrInsufficientScope, z.noScope)
-	}
-	if len(z.groups) > 0 && !slices.ContainsFunc(z.groups, c.InGroup) {
-		return refuse(ErrNotInGroup, z.noGroup)
-	}
-	return nil
-}
-
-func (z *JWTAuthorizer) allowsClient(id string) bool { return slices.Contains(z.clients, id) }
-
-func (z *JWTAuthorizer) acceptsIssuer(iss string) bool {
-	for _, c := range z.issuers {
-		if c.issuer == iss {
-			return true
-		}
-	}
-	return false
 }

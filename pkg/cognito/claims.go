@@ -31,13 +31,17 @@ type Claims struct {
 	ClientID      string   // client_id (access) or aud (ID): the app client
 	TokenUse      TokenUse // token_use: TokenUseAccess or TokenUseID once verified
 	Issuer        string   // iss
-	JTI           string   // jti
-	Scopes        []string // scope, split on spaces (access tokens)
-	Groups        []string // cognito:groups
-	Audience      []string // aud (ID tokens)
-	IssuedAt      time.Time
-	AuthTime      time.Time
-	NotBefore     time.Time // zero when the token has no nbf
+	// UserPoolID is the configured pool the token verified for (its
+	// JWTAuthorizerConfig.UserPoolID): with several pools, it tells tenants apart. Set by
+	// Verify, not read from a claim; empty in Claims from NewClaims.
+	UserPoolID string
+	JTI        string   // jti
+	Scopes     []string // scope, split on spaces (access tokens)
+	Groups     []string // cognito:groups
+	Audience   []string // aud (ID tokens)
+	IssuedAt   time.Time
+	AuthTime   time.Time
+	NotBefore  time.Time // zero when the token has no nbf
 	// expiresAt is the exp claim, read through ExpiresAt: one name for the expiry across
 	// Claims and Token.
 	expiresAt time.Time

@@ -3,6 +3,7 @@ package cognito
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 )
@@ -38,6 +39,10 @@ var (
 	ErrInsufficientScope   = newReason("insufficient_scope", "token lacks a required scope")
 	ErrNotInGroup          = newReason("not_in_group", "token user is not in a required group")
 	ErrJWKSUnavailable     = newReason("jwks_unavailable", "user pool keys are unavailable")
+	// ErrCustomCheck: a check given with WithCustomCheck refused the token (the
+	// AuthorizationError also unwraps to the check's error), or the context ended before
+	// it could run.
+	ErrCustomCheck = newReason("custom_check_failed", "a custom check refused the token")
 )
 
 // Reasons a token request fails in a [ClientCredentialsAuthenticator]. Every
@@ -131,9 +136,24 @@ type AuthorizationError struct {
 	// Detail says more about the refusal (which claim, which scopes were required), in
 	// words safe to log.
 	Detail string
-	// Err is the underlying cause, if any.
+	// Err is the underlying cause, if any: for ErrCustomCheck, the check's error.
 	Err error
+	// Claims are the claims of the refused token when, and only when, its signature
+	// verified and a claim check refused it: ErrTokenExpired, ErrTokenNotYetValid,
+	// ErrIssuedInFuture, ErrInvalidTokenUse, ErrInvalidClient, ErrMissingClaim (exp or
+	// sub), ErrInsufficientScope, ErrNotInGroup, ErrCustomCheck. Nil for every structural,
+	// key or signature failure, when nothing in the token can be trusted.
+	//
+	// They let a caller tell whose token was refused, such as to refresh the session of
+	// a user whose token expired rather than sign them out. They belong to a token that was
+	// refused: never grant anything on them. They may be shared: do not modify them.
+	// Error and LogValue never show them.
+	Claims *Claims
 }
+
+// LogValue is the error's text, so that slog shows the same as Error and never the
+// claims.
+func (e *AuthorizationError) LogValue() slog.Value { return slog.StringValue(e.Error()) }
 
 func (e *AuthorizationError) Error() string {
 	s := "cognito: " + errText(e.Reason, "token refused")
@@ -172,4 +192,13 @@ func nonNil(errs ...error) []error {
 		}
 	}
 	return out
+}
+
+// withClaims attaches the claims of a token whose signature verified to err, a claim
+// check's refusal.
+func withClaims(err error, c *Claims) error {
+	if e, ok := err.(*AuthorizationError); ok {
+		e.Claims = c
+	}
+	return err
 }

@@ -56,6 +56,7 @@ type jwksCache struct {
 	issuer  string
 	jwksURL string
 	poolID  string                   // path parameter of the generated client's GetJWKS
+	pool    *userPool                // the pool whose rules the issuer's tokens are checked by
 	client  *gen.ClientWithResponses // nil for a static key set
 	static  bool
 

@@ -1,6 +1,7 @@
 package cognito
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -76,6 +77,14 @@ type authorizerOptions struct {
 	unknownKeyCooldown time.Duration
 	verifiedCacheSize  int
 	maxTokenSize       int
+	poolKeys           []staticPoolJWKS
+	checks             []func(context.Context, *Claims) error
+}
+
+// staticPoolJWKS is a WithPoolJWKS: static keys for one pool.
+type staticPoolJWKS struct {
+	pool string
+	jwks []byte
 }
 
 type sharedOption func(*sharedOptions)
@@ -272,6 +281,36 @@ func WithMaxTokenSize(n int) AuthorizerOption {
 	return authorizerOption(func(o *authorizerOptions) {
 		if n > 0 {
 			o.maxTokenSize = n
+		}
+	})
+}
+
+// WithPoolJWKS gives the pool whose UserPoolID is userPoolID a fixed key set (the JSON of
+// a JWKS) instead of fetching it, as [WithJWKS] does for a single pool; with
+// [NewMultiPoolAuthorizer], give it once per pool that is to use static keys. Naming a pool
+// that is not configured is a configuration error.
+func WithPoolJWKS(userPoolID string, jwksJSON []byte) AuthorizerOption {
+	return authorizerOption(func(o *authorizerOptions) {
+		o.poolKeys = append(o.poolKeys, staticPoolJWKS{pool: userPoolID, jwks: append([]byte(nil), jwksJSON...)})
+	})
+}
+
+// WithCustomCheck adds a check that runs after every built-in check of
+// [JWTAuthorizer.Verify] passed, with the caller's context and the verified claims, on
+// every call (a verified-token cache hit included: its answer may change, such as "is this
+// user's organisation still active?"). Checks run in the order given; the first error
+// refuses the token with an [*AuthorizationError] whose reason is [ErrCustomCheck], which
+// also unwraps to check's error and carries the claims. A context that ended before a
+// check runs refuses the token the same way, unwrapping to the context's error, without
+// calling the check. A nil check is ignored.
+//
+// The check must not modify the claims, which are shared with other callers of the same
+// token, and should be fast: it runs on every Verify. Its error's text appears in the
+// AuthorizationError's Error(): keep tokens and claim values out of it.
+func WithCustomCheck(check func(ctx context.Context, c *Claims) error) AuthorizerOption {
+	return authorizerOption(func(o *authorizerOptions) {
+		if check != nil {
+			o.checks = append(o.checks, check)
 		}
 	})
 }

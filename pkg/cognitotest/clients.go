@@ -101,6 +101,30 @@ func DefaultConfig() Config {
 	}}}
 }
 
+// MultiPoolConfig is DefaultConfig's pool plus a second one, "eu-west-1_LocalPool2", with
+// its own issuer, keys, "inventory" resource server (scopes inventory/read and
+// inventory/write), a confidential client "partner-sync" (inventory/read) and a user
+// "carol": two tenants for a verifier that accepts several pools. Secrets are generated at
+// random by [New].
+func MultiPoolConfig() Config {
+	cfg := DefaultConfig()
+	cfg.Pools = append(cfg.Pools, PoolConfig{
+		ID: "eu-west-1_LocalPool2",
+		ResourceServers: []ResourceServer{
+			{Identifier: "inventory", Scopes: []string{"read", "write"}},
+		},
+		Clients: []AppClient{
+			{ID: "4partner0sync00client00004", Name: "partner-sync", Scopes: []string{"inventory/read"}},
+			{ID: "5web00000inventory0client5", Name: "inventory-web", Scopes: []string{"inventory/read", "inventory/write"}},
+		},
+		Users: []User{
+			{Username: "carol", Sub: "ca201000-0000-4000-8000-000000000003", Email: "carol@example.net", EmailVerified: true,
+				Name: "Carol Partner", Groups: []string{"partners"}, Attributes: map[string]string{"tenant": "initech"}},
+		},
+	})
+	return cfg
+}
+
 var poolIDPattern = regexp.MustCompile(`^[\w-]+_[0-9a-zA-Z]+$`)
 
 // normalize validates the configuration and fills in generated IDs, secrets and defaults.

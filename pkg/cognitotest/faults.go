@@ -50,15 +50,31 @@ type Fault struct {
 	Delay time.Duration
 }
 
-// faults holds queued faults and request counters per endpoint.
+// faults holds queued faults and request counters per endpoint, and per pool for the
+// endpoints whose path names a pool.
 type faults struct {
-	mu     sync.Mutex
-	queued map[Endpoint][]Fault
-	counts map[Endpoint]*atomic.Int64
+	mu         sync.Mutex
+	queued     map[Endpoint][]Fault
+	counts     map[Endpoint]*atomic.Int64
+	poolQueued map[poolEndpoint][]Fault
+	poolCounts map[poolEndpoint]int64
+}
+
+// poolEndpoint is an endpoint of one pool: JWKS or discovery.
+type poolEndpoint struct {
+	pool string
+	ep   Endpoint
+}
+
+// poolOf returns the pool a JWKS or discovery path names, "/<pool>/.well-known/...".
+func poolOf(path string) string {
+	pool, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	return pool
 }
 
 func newFaults() *faults {
-	f := &faults{queued: map[Endpoint][]Fault{}, counts: map[Endpoint]*atomic.Int64{}}
+	f := &faults{queued: map[Endpoint][]Fault{}, counts: map[Endpoint]*atomic.Int64{},
+		poolQueued: map[poolEndpoint][]Fault{}, poolCounts: map[poolEndpoint]int64{}}
 	for _, e := range endpoints {
 		f.counts[e] = new(atomic.Int64)
 	}
@@ -75,6 +91,27 @@ func (s *Server) FailNext(ep Endpoint, n int, fault Fault) {
 	}
 }
 
+// FailNextForPool is FailNext for the requests of one pool only: ep is EndpointJWKS or
+// EndpointDiscovery, whose paths name the pool, so that one pool's keys can be made
+// unreachable while another's are served. Faults for the pool are served before those
+// FailNext queued for every pool.
+func (s *Server) FailNextForPool(poolID string, ep Endpoint, n int, fault Fault) {
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	k := poolEndpoint{poolID, ep}
+	for range n {
+		s.faults.poolQueued[k] = append(s.faults.poolQueued[k], fault)
+	}
+}
+
+// PoolRequests returns how many requests ep (EndpointJWKS or EndpointDiscovery) has
+// received for the pool poolID, faulted ones included.
+func (s *Server) PoolRequests(poolID string, ep Endpoint) int64 {
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	return s.faults.poolCounts[poolEndpoint{poolID, ep}]
+}
+
 // StallNext makes the next n requests to ep wait d before the real answer.
 func (s *Server) StallNext(ep Endpoint, n int, d time.Duration) {
 	s.FailNext(ep, n, Fault{Delay: d})
@@ -85,6 +122,7 @@ func (s *Server) ClearFaults() {
 	s.faults.mu.Lock()
 	defer s.faults.mu.Unlock()
 	clear(s.faults.queued)
+	clear(s.faults.poolQueued)
 }
 
 // Requests returns how many requests ep has received, faulted ones included.
@@ -95,11 +133,20 @@ func (s *Server) Requests(ep Endpoint) int64 {
 	return 0
 }
 
-// next counts a request to ep and returns the fault it must get, if any.
-func (f *faults) next(ep Endpoint) (Fault, bool) {
+// next counts a request to ep, for pool if its path names one, and returns the fault it
+// must get, if any.
+func (f *faults) next(ep Endpoint, pool string) (Fault, bool) {
 	f.counts[ep].Add(1)
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if pool != "" {
+		k := poolEndpoint{pool, ep}
+		f.poolCounts[k]++
+		if q := f.poolQueued[k]; len(q) > 0 {
+			f.poolQueued[k] = q[1:]
+			return q[0], true
+		}
+	}
 	q := f.queued[ep]
 	if len(q) == 0 {
 		return Fault{}, false

@@ -130,7 +130,11 @@ func New(baseURL string, cfg Config) (*Server, error) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
 	if ep, ok := endpointOf(r.URL.Path); ok {
-		if fault, ok := s.faults.next(ep); ok && fault.serve(w, r) {
+		pool := ""
+		if ep == EndpointJWKS || ep == EndpointDiscovery {
+			pool = poolOf(r.URL.Path)
+		}
+		if fault, ok := s.faults.next(ep, pool); ok && fault.serve(w, r) {
 			return
 		}
 	}

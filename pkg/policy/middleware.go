@@ -24,6 +24,17 @@ type middlewareConfig struct {
 	realm  string
 	write  ErrorWriter
 	logger *slog.Logger
+	checks map[string]CheckFunc
+}
+
+func newMiddlewareConfig(opts []MiddlewareOption) middlewareConfig {
+	cfg := middlewareConfig{realm: "api", write: WriteProblem, logger: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	return cfg
 }
 
 // WithRealm sets the realm of WWW-Authenticate challenges. The default is "api".
@@ -51,19 +62,21 @@ func WithLogger(l *slog.Logger) MiddlewareOption {
 }
 
 // Middleware enforces p on every request: public routes pass without a token; otherwise
-// the bearer token is verified with v, p decides, and allowed requests reach next with
-// the claims in their context (ClaimsFromContext).
+// the bearer token is verified with v, p decides, the route's checks run (WithCheck), and
+// allowed requests reach next with the claims in their context (ClaimsFromContext).
+//
+// A policy whose routes name checks that opts do not register cannot be enforced: the
+// returned middleware then answers every request 500 with code misconfigured, and logs
+// why (WithLogger) when it is built. [NewMiddleware] returns that error instead.
 func Middleware(p *Policy, v Verifier, opts ...MiddlewareOption) func(http.Handler) http.Handler {
-	return middleware(func() *Policy { return p }, v, opts)
+	cfg := newMiddlewareConfig(opts)
+	if err := cfg.validate(p); err != nil {
+		return misconfigured(cfg, err)
+	}
+	return middleware(func() *Policy { return p }, v, cfg)
 }
 
-func middleware(current func() *Policy, v Verifier, opts []MiddlewareOption) func(http.Handler) http.Handler {
-	cfg := middlewareConfig{realm: "api", write: WriteProblem, logger: slog.New(slog.DiscardHandler)}
-	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
-		}
-	}
+func middleware(current func() *Policy, v Verifier, cfg middlewareConfig) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p := current()
@@ -87,6 +100,12 @@ func middleware(current func() *Policy, v Verifier, opts []MiddlewareOption) fun
 				}
 				if d = p.decide(r, rt, claims); d.Allow {
 					r = r.WithContext(ContextWithClaims(r.Context(), claims))
+					if len(d.Checks) > 0 {
+						if den, ok := cfg.runChecks(r, d, claims); !ok {
+							cfg.deny(w, r, den)
+							return
+						}
+					}
 				}
 			}
 			if !d.Allow {
@@ -130,7 +149,8 @@ func (c *middlewareConfig) denial(d Decision, tokenError string) Denial {
 func (c *middlewareConfig) deny(w http.ResponseWriter, r *http.Request, d Denial) {
 	c.logger.LogAttrs(r.Context(), slog.LevelDebug, "policy: request denied",
 		slog.String("method", r.Method), slog.String("route", d.Route),
-		slog.Int("status", d.Status), slog.String("code", string(d.Code)), slog.String("token_error", d.TokenError))
+		slog.Int("status", d.Status), slog.String("code", string(d.Code)), slog.String("token_error", d.TokenError),
+		slog.String("check", d.Check))
 	c.write(w, r, d)
 }
 

@@ -36,6 +36,8 @@ type route struct {
 	groupsAll []string
 	conds     []condition
 	params    []string // the wildcards conditions compare (equals_param), by name
+	pools     []string // user pools whose tokens are taken (any of); empty for every pool
+	checks    []string // Go checks the middleware runs once the route allows
 }
 
 // Reason says why a Decision went the way it did; its values are stable codes for logs and
@@ -53,6 +55,9 @@ const (
 	ReasonInsufficientScope      Reason = "insufficient_scope"      // the token lacks the route's scopes
 	ReasonNotInGroup             Reason = "not_in_group"            // the user is not in the route's groups
 	ReasonClaimMismatch          Reason = "claim_mismatch"          // a claim condition failed
+	ReasonWrongPool              Reason = "wrong_pool"              // the token is of a user pool the route does not take
+	ReasonCheckFailed            Reason = "check_failed"            // a check of the route's checks (WithCheck) refused the request
+	ReasonMisconfigured          Reason = "misconfigured"           // the route needs a check the middleware does not have (500)
 
 	// The middleware's own outcomes, for a token it could not get verified; Decide, which
 	// is given verified claims, never returns them.
@@ -74,6 +79,10 @@ type Decision struct {
 	Detail string
 	// Scopes are the scopes the route needs, when Reason is ReasonInsufficientScope.
 	Scopes []string
+	// Checks are the route's checks (its checks: list), when Allow: the middleware runs
+	// them, with the functions registered by WithCheck, before the request proceeds.
+	// Decide does not run them.
+	Checks []string
 }
 
 // Load reads and compiles the policy file at path. An OpenAPI document it imports is
@@ -202,7 +211,8 @@ func (d *decoder) positioned(rs routeSpec, msg string) *Error {
 }
 
 func (d *decoder) compileRoute(rs routeSpec, fileTokenUse string) (*route, bool) {
-	r := &route{pattern: rs.pattern, public: rs.public, clients: rs.clients, tokenUse: rs.tokenUse}
+	r := &route{pattern: rs.pattern, public: rs.public, clients: rs.clients, tokenUse: rs.tokenUse,
+		pools: rs.pools, checks: rs.checks}
 	if rs.node != nil {
 		r.source = fmt.Sprintf("%s:%d", d.file, rs.node.Line)
 	} else {
@@ -227,6 +237,35 @@ func (d *decoder) compileRoute(rs routeSpec, fileTokenUse string) (*route, bool)
 		}
 	}
 	return r, ok
+}
+
+// Checks returns the names of the checks the policy's routes name (checks:), sorted: the
+// ones the middleware must have, registered with WithCheck.
+func (p *Policy) Checks() []string {
+	var out []string
+	for _, r := range p.routes {
+		for _, c := range r.checks {
+			if !slices.Contains(out, c) {
+				out = append(out, c)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// missingChecks lists, for each route, the checks it names that registered lacks, as
+// errors located at the route.
+func (p *Policy) missingChecks(registered func(string) bool) []error {
+	var errs []error
+	for _, r := range p.routes {
+		for _, c := range r.checks {
+			if !registered(c) {
+				errs = append(errs, fmt.Errorf("%s: route %q: check %q is not registered (policy.WithCheck)", r.source, r.pattern, c))
+			}
+		}
+	}
+	return errs
 }
 
 // Name returns the name the policy was parsed with (its file path for Load).
@@ -303,6 +342,8 @@ func (p *Policy) decide(r *http.Request, rt *route, c *cognito.Claims) Decision 
 	switch {
 	case c == nil:
 		d.Status, d.Reason, d.Detail = http.StatusUnauthorized, ReasonAuthenticationRequired, "a bearer token is required"
+	case len(rt.pools) > 0 && !slices.Contains(rt.pools, c.UserPoolID):
+		d.Reason, d.Detail = ReasonWrongPool, "the route requires a token of user pool "+describeSet(rt.pools, nil)
 	case !tokenUseOK(rt.tokenUse, c):
 		d.Reason, d.Detail = ReasonInvalidTokenUse, "the route requires token_use "+rt.tokenUse
 	case len(rt.clients) > 0 && !slices.Contains(rt.clients, c.ClientID):
@@ -330,7 +371,7 @@ func (p *Policy) decide(r *http.Request, rt *route, c *cognito.Claims) Decision 
 				return d
 			}
 		}
-		d.Allow, d.Status, d.Reason = true, http.StatusOK, ReasonAllowed
+		d.Allow, d.Status, d.Reason, d.Checks = true, http.StatusOK, ReasonAllowed, rt.checks
 	}
 	return d
 }

@@ -8,7 +8,7 @@ import (
 
 // Denial is a refused request, as handed to the error writer.
 type Denial struct {
-	// Status is 401, 403 or 503.
+	// Status is 401, 403, 503, or 500 for ReasonMisconfigured.
 	Status int
 	// Code is the outcome's stable code: a Decision's Reason, or ReasonInvalidToken or
 	// ReasonKeysUnavailable. It is the problem body's "code" and the logs' "code".
@@ -21,6 +21,9 @@ type Denial struct {
 	Detail string
 	// Route is the matched route pattern, if any.
 	Route string
+	// Check is the name of the check that refused the request, when Code is
+	// ReasonCheckFailed. It is the problem body's "check".
+	Check string
 	// Scopes are the scopes the route needs, for insufficient_scope.
 	Scopes []string
 	// Challenge is the WWW-Authenticate value to send; empty for none.
@@ -40,6 +43,7 @@ type problem struct {
 	Code       Reason `json:"code"`
 	TokenError string `json:"token_error,omitempty"`
 	Scope      string `json:"scope,omitempty"`
+	Check      string `json:"check,omitempty"`
 }
 
 // WriteProblem is the default ErrorWriter: the challenge header, Cache-Control: no-store
@@ -63,6 +67,7 @@ func WriteProblem(w http.ResponseWriter, _ *http.Request, d Denial) {
 		Code:       d.Code,
 		TokenError: d.TokenError,
 		Scope:      strings.Join(d.Scopes, " "),
+		Check:      d.Check,
 	})
 }
 

@@ -3,6 +3,8 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -70,7 +72,9 @@ type routeSpec struct {
 	scopes   *setSpec
 	groups   *setSpec
 	claims   []claimSpec
-	imported string // operation id or "METHOD path" when it came from OpenAPI
+	pools    []string // pool or pools.any: the user pools whose tokens the route takes
+	checks   []string // names of Go checks registered with WithCheck
+	imported string   // operation id or "METHOD path" when it came from OpenAPI
 }
 
 type setSpec struct {
@@ -301,6 +305,7 @@ func (d *decoder) route(pattern string, k, v *yaml.Node) (routeSpec, bool) {
 	r := routeSpec{pattern: pattern, node: k}
 	before := len(d.errs)
 	var requirement *yaml.Node // the first key other than public, for the public conflict
+	var poolKey *yaml.Node     // the pool or pools key, for the conflict between them
 	d.mapping(v, fmt.Sprintf("route %q", pattern), func(key string, kk, vv *yaml.Node) {
 		if key != "public" && requirement == nil {
 			requirement = kk
@@ -320,8 +325,26 @@ func (d *decoder) route(pattern string, k, v *yaml.Node) (routeSpec, bool) {
 			d.mapping(vv, "claims", func(name string, ck, cv *yaml.Node) {
 				r.claims = append(r.claims, d.claim(name, ck, cv))
 			})
+		case "pool":
+			if poolKey != nil {
+				d.errorf(kk, "route %q has both pool and pools (line %d): give one", pattern, poolKey.Line)
+				return
+			}
+			poolKey = kk
+			if id, ok := d.str(vv, "pool"); ok && d.poolID(vv, id) {
+				r.pools = []string{id}
+			}
+		case "pools":
+			if poolKey != nil {
+				d.errorf(kk, "route %q has both pool and pools (line %d): give one", pattern, poolKey.Line)
+				return
+			}
+			poolKey = kk
+			r.pools = d.pools(vv)
+		case "checks":
+			r.checks = d.checks(vv)
 		default:
-			d.errorf(kk, "unknown key %q in route (expected public, clients, token_use, scopes, groups or claims)", key)
+			d.errorf(kk, "unknown key %q in route (expected public, clients, token_use, scopes, groups, claims, pool, pools or checks)", key)
 		}
 	})
 	if r.public && requirement != nil {
@@ -367,4 +390,64 @@ func (d *decoder) claim(name string, k, v *yaml.Node) claimSpec {
 		d.errorf(v, "claim %q needs an operator (%s)", name, strings.Join(operators, ", "))
 	}
 	return c
+}
+
+// poolIDPattern is the shape of a user pool ID, "<region>_<id>", loose enough for
+// Cognito-compatible servers (as the verifier accepts under cognito.WithEndpoint).
+var poolIDPattern = regexp.MustCompile(`^[\w-]+_[0-9A-Za-z]+$`)
+
+// poolID reports whether id, the value of n, is a user pool ID, and says why not.
+func (d *decoder) poolID(n *yaml.Node, id string) bool {
+	if !poolIDPattern.MatchString(id) {
+		d.errorf(n, "%q is not a user pool ID (<region>_<id>, such as us-east-1_AbC123xyz)", id)
+		return false
+	}
+	return true
+}
+
+// pools decodes "pools: {any: [...]}". There is no all: a token is of one pool.
+func (d *decoder) pools(n *yaml.Node) []string {
+	var out []string
+	d.mapping(n, "pools", func(key string, k, v *yaml.Node) {
+		if key != "any" {
+			d.errorf(k, "unknown key %q in pools (expected any: a token is of one pool)", key)
+			return
+		}
+		ids, ok := d.strings(v, "pools.any")
+		if !ok {
+			return
+		}
+		for i, id := range ids {
+			if d.poolID(v.Content[i], id) {
+				out = append(out, id)
+			}
+		}
+	})
+	if n.Kind == yaml.MappingNode && len(n.Content) == 0 {
+		d.errorf(n, "pools needs any")
+	}
+	return out
+}
+
+// checkNamePattern is the shape of a check name: what WithCheck registers.
+var checkNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]*$`)
+
+// checks decodes "checks: [name, ...]": names of checks the middleware must have.
+func (d *decoder) checks(n *yaml.Node) []string {
+	names, ok := d.strings(n, "checks")
+	if !ok {
+		return nil
+	}
+	var out []string
+	for i, name := range names {
+		switch {
+		case !checkNamePattern.MatchString(name):
+			d.errorf(n.Content[i], "check name %q must be letters, digits and - _ . : (starting with a letter or digit)", name)
+		case slices.Contains(out, name):
+			d.errorf(n.Content[i], "check %q is listed twice", name)
+		default:
+			out = append(out, name)
+		}
+	}
+	return out
 }

@@ -24,8 +24,11 @@ type Watcher struct {
 
 	current atomic.Pointer[Policy]
 
-	mu   sync.Mutex // serialises reloads; guards seen
+	mu   sync.Mutex // serialises reloads; guards seen and validators
 	seen fingerprints
+	// validators are the middlewares' checks of a new policy (the checks it names are
+	// registered): a reloaded policy that fails one is refused like one that fails to load.
+	validators []func(*Policy) error
 }
 
 // WatchOption tunes Watch.
@@ -80,6 +83,11 @@ func (w *Watcher) Reload() error {
 	defer w.mu.Unlock()
 	p, seen, err := w.load()
 	w.seen = seen // a version that fails is not tried again until it changes
+	for _, validate := range w.validators {
+		if err == nil {
+			err = validate(p)
+		}
+	}
 	if err != nil {
 		if w.onError != nil {
 			w.onError(err)
@@ -93,9 +101,29 @@ func (w *Watcher) Reload() error {
 	return nil
 }
 
-// Middleware is policy.Middleware over the policy in force at each request.
+// Middleware is policy.Middleware over the policy in force at each request. A reloaded
+// policy naming a check that opts do not register is refused (the policy in force is
+// kept, and the error reported as for a policy that fails to load); if the policy in force
+// now names one, the middleware answers every request 500, as Middleware does.
 func (w *Watcher) Middleware(v Verifier, opts ...MiddlewareOption) func(http.Handler) http.Handler {
-	return middleware(w.Policy, v, opts)
+	h, err := w.NewMiddleware(v, opts...)
+	if err != nil {
+		return misconfigured(newMiddlewareConfig(opts), err)
+	}
+	return h
+}
+
+// NewMiddleware is Middleware, but returns an error instead when the policy in force
+// names a check that opts do not register (see NewMiddleware).
+func (w *Watcher) NewMiddleware(v Verifier, opts ...MiddlewareOption) (func(http.Handler) http.Handler, error) {
+	cfg := newMiddlewareConfig(opts)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := cfg.validate(w.Policy()); err != nil {
+		return nil, err
+	}
+	w.validators = append(w.validators, cfg.validate)
+	return middleware(w.Policy, v, cfg), nil
 }
 
 func (w *Watcher) poll(ctx context.Context) {
