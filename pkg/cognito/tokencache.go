@@ -191,7 +191,9 @@ func (a *ClientCredentialsAuthenticator) obtain(ctx context.Context, old *cacheE
 		return a.loadOrFetch(ctx, old)
 	}
 	var own atomic.Pointer[Token] // what this authenticator's fetch returned, when Coalesce ran it
+	var ran atomic.Bool           // Coalesce ran this authenticator's fetch
 	t, err := c.Coalesce(ctx, a.key, func(ctx context.Context, stored *Token) (*Token, error) {
+		ran.Store(true)
 		t, err := a.reuseOrFetch(ctx, stored, old)
 		own.Store(t)
 		return t, err
@@ -217,7 +219,14 @@ func (a *ClientCredentialsAuthenticator) obtain(ctx context.Context, old *cacheE
 	case err == nil:
 		// Another authenticator settled for a token this one would not (other options,
 		// or one it invalidated): fetch for ourselves.
-	case errors.As(err, &ae) || ctx.Err() != nil:
+	case errors.As(err, &ae):
+		if !ran.Load() && errors.As(err, &cd) {
+			// Another authenticator's answer, shared by the store: its cool-down holds
+			// this one off too.
+			a.adopt(ctx, cd)
+		}
+		return nil, err
+	case ctx.Err() != nil:
 		return nil, err
 	default:
 		a.warn(ctx, "cognito: token store failed to coalesce a fetch", err)
