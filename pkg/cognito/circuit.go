@@ -177,9 +177,9 @@ func (a *ClientCredentialsAuthenticator) heldOff(now time.Time) *AuthenticationE
 }
 
 // trip records a failed fetch, whose last answer asked for retryAfter (zero when it did
-// not), and starts the cool-down it calls for. It sets ae's RetryAt and cool-down, and
-// reports whether it logged the failure.
-func (a *ClientCredentialsAuthenticator) trip(ctx context.Context, ae *AuthenticationError, retryAfter time.Duration) bool {
+// not), and starts the cool-down it calls for, unless the policy turns it off. It sets
+// ae's RetryAt and cool-down, and logs.
+func (a *ClientCredentialsAuthenticator) trip(ctx context.Context, ae *AuthenticationError, retryAfter time.Duration) {
 	c := a.circuit
 	rejected := ae.Reason != ErrTokenEndpointUnavailable
 	first, ceiling := c.policy.OutageFirst, c.policy.OutageMax
@@ -187,7 +187,7 @@ func (a *ClientCredentialsAuthenticator) trip(ctx context.Context, ae *Authentic
 		first, ceiling = c.policy.RejectionFirst, c.policy.RejectionMax
 	}
 	if first < 0 {
-		return false
+		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -207,7 +207,6 @@ func (a *ClientCredentialsAuthenticator) trip(ctx context.Context, ae *Authentic
 		ErrorDescription: ae.ErrorDescription, StatusCode: ae.StatusCode, Streak: streak, Remaining: wait}
 	c.hold.Store(&hold{until: ae.RetryAt, streak: streak, rejected: rejected, answer: *ae})
 	a.logHold(ctx, prev, ae, "", streak)
-	return true
 }
 
 // adopt takes on a cool-down another authenticator recorded in the store, and returns

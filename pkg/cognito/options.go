@@ -21,14 +21,14 @@ const (
 
 	// DefaultRejectionCooldown is how long, after the token endpoint rejected a request
 	// (invalid_client, invalid_scope, any 4xx but 429), GetToken fails at once with that
-	// answer instead of asking again; it doubles while the rejection repeats, up to
-	// DefaultMaxRejectionCooldown.
-	DefaultRejectionCooldown    = time.Second
+	// answer instead of asking again; it doubles while the rejection repeats.
+	DefaultRejectionCooldown = time.Second
+	// DefaultMaxRejectionCooldown caps the rejection cool-down.
 	DefaultMaxRejectionCooldown = time.Minute
 	// DefaultOutageCooldown is the wait, after a fetch failed with network errors, 5xx or
-	// 429, before one request probes the endpoint again; it doubles while the probes fail,
-	// up to DefaultMaxOutageCooldown.
-	DefaultOutageCooldown    = time.Second
+	// 429, before one request probes the endpoint again; it doubles while the probes fail.
+	DefaultOutageCooldown = time.Second
+	// DefaultMaxOutageCooldown caps the wait between probes, Retry-After included.
 	DefaultMaxOutageCooldown = 30 * time.Second
 	// DefaultRetryBudget is how many retries an authenticator has in reserve: each retry
 	// takes one, each successful request gives one back.
