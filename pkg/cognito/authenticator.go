@@ -32,10 +32,17 @@ const (
 // goroutines miss the cache at once, one token request is in flight; each waits on its
 // own context. In the last part of a token's life (default: the last 25% before the
 // margin) the cached token is still served and one background refresh runs. Network
-// errors, 429 and 5xx answers are retried with backoff; if the refresh of a token that
-// has not expired yet fails, that token keeps being served, the failure is logged, and
-// the refresh is tried again 5s later, then after twice as long each time, up to a
-// minute.
+// errors, 429 and 5xx answers are retried with backoff, within a retry budget; if the
+// refresh of a token that has not expired yet fails, that token keeps being served, the
+// failure is logged, and the refresh is tried again 5s later, then after twice as long
+// each time, up to a minute.
+//
+// It never storms the token endpoint: after a rejection (a 4xx other than 429) calls
+// fail at once with that answer, making no request, for a cool-down of a second doubling
+// to a minute while the rejection repeats; after an outage (network errors, 5xx, 429)
+// they fail at once, or get the cached token while it is valid, until a single probe is
+// due. A [CooldownStore] shares these cool-downs with the rest of a fleet. See
+// [CooldownPolicy] and [RetryPolicy].
 //
 // It is safe for concurrent use. Its String, GoString, Format and LogValue never show the
 // client secret or a token.
@@ -51,6 +58,7 @@ type ClientCredentialsAuthenticator struct {
 	margin       time.Duration
 	refreshAhead float64
 	retry        retrier
+	circuit      *circuit
 
 	client   *gen.ClientWithResponses
 	basic    secretString // "Basic " + base64(urlencode(id) ":" urlencode(secret))
@@ -74,7 +82,7 @@ type ClientCredentialsAuthenticator struct {
 // request.
 //
 // Options: [WithHTTPClient], [WithClock], [WithLogger], [WithExpiryMargin],
-// [WithRefreshAhead], [WithRetry] and [WithTokenStore].
+// [WithRefreshAhead], [WithRetry], [WithCooldown] and [WithTokenStore].
 func NewClientCredentialsAuthenticator(cfg ClientCredentialsConfig, opts ...AuthenticatorOption) (*ClientCredentialsAuthenticator, error) {
 	if cfg.ClientID == "" {
 		return nil, configError("client ID is empty")
@@ -96,6 +104,7 @@ func NewClientCredentialsAuthenticator(cfg ClientCredentialsConfig, opts ...Auth
 		margin:       o.expiryMargin,
 		refreshAhead: o.refreshAhead,
 		retry:        newRetrier(o.retry),
+		circuit:      newCircuit(o.cooldown),
 		basic: secretString("Basic " + base64.StdEncoding.EncodeToString(
 			[]byte(url.QueryEscape(cfg.ClientID)+":"+url.QueryEscape(cfg.ClientSecret)))),
 		form: gen.TokenRequest{GrantType: gen.ClientCredentials, Scope: cfg.Scope},
@@ -155,8 +164,9 @@ func parseTokenURL(raw string) (*url.URL, error) {
 // an error matching ctx.Err() with [errors.Is], and the request goes on for the others.
 //
 // Failures are an [*AuthenticationError] whose Reason is [ErrTokenRequestRejected],
-// [ErrTokenEndpointUnavailable] or [ErrInvalidTokenResponse]. The returned Token is
-// shared: do not modify it.
+// [ErrTokenEndpointUnavailable] or [ErrInvalidTokenResponse]; during a cool-down after
+// such a failure, GetToken returns the same error at once, marked HeldOff, without a
+// request. The returned Token is shared: do not modify it.
 func (a *ClientCredentialsAuthenticator) GetToken(ctx context.Context) (*Token, error) {
 	e, err := a.entry(ctx)
 	if err != nil {

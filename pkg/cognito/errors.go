@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // reason is a sentinel error naming why something failed, with a stable snake_case code
@@ -89,10 +90,21 @@ type AuthenticationError struct {
 	ErrorDescription string
 	// StatusCode is the HTTP status of the last answer; 0 when none was received.
 	StatusCode int
-	// Attempts is how many requests were made.
+	// Attempts is how many requests were made; 0 when HeldOff.
 	Attempts int
 	// Err is the underlying cause, if any (a network error, a JSON error).
 	Err error
+	// HeldOff is true when no request was made: the token endpoint's answer that started
+	// the current cool-down (given to this authenticator or, through a [CooldownStore],
+	// to another one) is repeated instead, until RetryAt. Reason, ErrorCode,
+	// ErrorDescription and StatusCode are that answer's.
+	HeldOff bool
+	// RetryAt, when not zero, is when the cool-down this failure started or repeats ends:
+	// until then GetToken fails at once with this error (or serves a cached token that
+	// is still valid), without a request.
+	RetryAt time.Time
+
+	cooldown *Cooldown // the cool-down this answer started or repeats, for a CooldownStore
 }
 
 func (e *AuthenticationError) Error() string {
@@ -114,6 +126,11 @@ func (e *AuthenticationError) Error() string {
 	if e.Attempts > 1 {
 		fmt.Fprintf(&b, " after %d attempts", e.Attempts)
 	}
+	if e.HeldOff {
+		b.WriteString(" (held off: no request made until ")
+		b.WriteString(e.RetryAt.UTC().Format(time.RFC3339))
+		b.WriteString(")")
+	}
 	if e.Err != nil {
 		b.WriteString(": ")
 		b.WriteString(e.Err.Error())
@@ -121,8 +138,14 @@ func (e *AuthenticationError) Error() string {
 	return b.String()
 }
 
-// Unwrap returns the reason and the cause, for errors.Is and errors.As.
-func (e *AuthenticationError) Unwrap() []error { return nonNil(e.Reason, e.Err) }
+// Unwrap returns the reason, the cause and the [*Cooldown] the error started or repeats,
+// for errors.Is and errors.As.
+func (e *AuthenticationError) Unwrap() []error {
+	if e.cooldown == nil {
+		return nonNil(e.Reason, e.Err)
+	}
+	return nonNil(e.Reason, e.Err, e.cooldown)
+}
 
 // ReasonCode returns the snake_case code of the reason, such as
 // "token_request_rejected"; the OAuth error code is ErrorCode.

@@ -20,6 +20,21 @@ const (
 	// margin, in which a call returns the cached token and starts a background refresh.
 	DefaultRefreshAhead = 0.25
 
+	// DefaultRejectionCooldown is how long, after the token endpoint rejected a request
+	// (invalid_client, invalid_scope, any 4xx but 429), GetToken fails at once with that
+	// answer instead of asking again; it doubles while the rejection repeats.
+	DefaultRejectionCooldown = time.Second
+	// DefaultMaxRejectionCooldown caps the rejection cool-down.
+	DefaultMaxRejectionCooldown = time.Minute
+	// DefaultOutageCooldown is the wait, after a fetch failed with network errors, 5xx or
+	// 429, before one request probes the endpoint again; it doubles while the probes fail.
+	DefaultOutageCooldown = time.Second
+	// DefaultMaxOutageCooldown caps the wait between probes, Retry-After included.
+	DefaultMaxOutageCooldown = 30 * time.Second
+	// DefaultRetryBudget is how many retries an authenticator has in reserve: each retry
+	// takes one, each successful request gives one back.
+	DefaultRetryBudget = 4
+
 	// DefaultJWKSRefresh is how often the JWKS is refreshed in the background.
 	DefaultJWKSRefresh = 15 * time.Minute
 	// DefaultUnknownKeyCooldown is how long after an unknown-kid refetch further unknown
@@ -65,6 +80,7 @@ type authenticatorOptions struct {
 	expiryMargin time.Duration
 	refreshAhead float64
 	retry        RetryPolicy
+	cooldown     CooldownPolicy
 	store        TokenStore
 }
 
@@ -146,14 +162,24 @@ func newAuthorizerOptions(opts []AuthorizerOption) authorizerOptions {
 
 // RetryPolicy says how failed token requests (network errors, 429, 5xx) are retried:
 // exponential backoff from BaseDelay, capped at MaxDelay, with full jitter; a Retry-After
-// answer is honoured. No retry outlives the caller's context.
+// answer is honoured. No retry outlives the caller's context. Retries are paid from a
+// budget that successes refill, and a failed series of attempts holds further requests
+// off until a probe is due ([CooldownPolicy]): retries never multiply the load on an
+// endpoint that is down.
 type RetryPolicy struct {
-	// MaxAttempts counts the first request; 1 disables retries. Zero means 3.
+	// MaxAttempts counts the first request; 1 disables retries. Zero means 3. A probe
+	// after an outage is a single attempt.
 	MaxAttempts int
 	// BaseDelay is the backoff before the second attempt. Zero means 100ms.
 	BaseDelay time.Duration
-	// MaxDelay caps any single wait, Retry-After included. Zero means 2s.
+	// MaxDelay caps any single wait. A Retry-After longer than MaxDelay ends the attempts
+	// instead, and holds every request off until it has passed. Zero means 2s.
 	MaxDelay time.Duration
+	// Budget is how many retries the authenticator keeps in reserve: each retry takes
+	// one, each successful request gives one back, up to Budget. When none is left, a
+	// failed request is not retried. Zero means [DefaultRetryBudget]; negative means no
+	// budget (every series may make MaxAttempts attempts).
+	Budget int
 }
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
@@ -165,6 +191,9 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	}
 	if p.MaxDelay <= 0 {
 		p.MaxDelay = 2 * time.Second
+	}
+	if p.Budget == 0 {
+		p.Budget = DefaultRetryBudget
 	}
 	return p
 }
@@ -218,6 +247,13 @@ func WithRefreshAhead(fraction float64) AuthenticatorOption {
 // WithRetry sets how failed token requests are retried; zero fields take their defaults.
 func WithRetry(p RetryPolicy) AuthenticatorOption {
 	return authenticatorOption(func(o *authenticatorOptions) { o.retry = p })
+}
+
+// WithCooldown sets how long token requests are held off after the token endpoint
+// rejected one or failed; zero fields take their defaults ([DefaultRejectionCooldown],
+// [DefaultOutageCooldown] and their maximums).
+func WithCooldown(p CooldownPolicy) AuthenticatorOption {
+	return authenticatorOption(func(o *authenticatorOptions) { o.cooldown = p })
 }
 
 // WithTokenStore sets where tokens are cached, such as a store shared by a fleet. Nil

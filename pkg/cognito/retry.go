@@ -11,30 +11,42 @@ import (
 // wait the server asked for (Retry-After; zero when none).
 type attemptFunc func(ctx context.Context) (retryAfter time.Duration, retryable bool, err error)
 
-// retrier runs attempts under a RetryPolicy. sleep and jitter are fields so that tests can
-// record the waits instead of sleeping, and pin the randomness.
+// retrier runs attempts under a RetryPolicy, its retries paid from a budget. sleep and
+// jitter are fields so that tests can record the waits instead of sleeping, and pin the
+// randomness.
 type retrier struct {
 	policy RetryPolicy
+	budget *retryBudget // shared by the copies of the retrier; nil: retries are free
 	sleep  func(ctx context.Context, d time.Duration) error
 	jitter func(ceiling time.Duration) time.Duration
 }
 
 func newRetrier(p RetryPolicy) retrier {
-	return retrier{policy: p.withDefaults(), sleep: backoff.Sleep, jitter: backoff.FullJitter}
+	p = p.withDefaults()
+	return retrier{policy: p, budget: newRetryBudget(p.Budget), sleep: backoff.Sleep, jitter: backoff.FullJitter}
 }
 
 // do calls op until it succeeds, fails with an error not worth retrying, or the policy's
-// attempts run out. It returns how many attempts were made and the last error. It never
-// waits past ctx's deadline: when the next wait would end after it, do gives up at once
-// with the last error rather than sleep for nothing.
+// attempts or the budget's retries run out. It returns how many attempts were made and
+// the last error. A success refunds the budget one retry. It never waits past ctx's
+// deadline: when the next wait would end after it, do gives up at once with the last
+// error rather than sleep for nothing; nor does it retry before a Retry-After longer than
+// MaxDelay, which it leaves to the caller to honour.
 func (r retrier) do(ctx context.Context, op attemptFunc) (attempts int, err error) {
 	for attempts = 1; ; attempts++ {
 		retryAfter, retryable, err := op(ctx)
-		if err == nil || !retryable || attempts >= r.policy.MaxAttempts || ctx.Err() != nil {
+		if err == nil {
+			r.budget.refund()
+			return attempts, nil
+		}
+		if !retryable || attempts >= r.policy.MaxAttempts || ctx.Err() != nil || retryAfter > r.policy.MaxDelay {
 			return attempts, err
 		}
 		wait := r.policy.delay(attempts, retryAfter, r.jitter)
 		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
+			return attempts, err
+		}
+		if !r.budget.take() {
 			return attempts, err
 		}
 		if r.sleep(ctx, wait) != nil {

@@ -51,9 +51,15 @@ func (a *ClientCredentialsAuthenticator) startRefresh(ctx context.Context, e *ca
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.inflight == nil && a.cur.Load() == e {
-		a.inflight = a.startFetch(ctx, e)
+	if a.inflight != nil || a.cur.Load() != e {
+		return
 	}
+	if until := a.circuit.holdUntil(a.now()); !until.IsZero() {
+		// Held off: keep serving e, and refresh when the cool-down ends.
+		a.keep(e, until)
+		return
+	}
+	a.inflight = a.startFetch(ctx, e)
 }
 
 // wait joins the running fetch, or starts one, and waits for it or for ctx.
@@ -69,6 +75,21 @@ func (a *ClientCredentialsAuthenticator) wait(ctx context.Context) (*cacheEntry,
 	}
 	f := a.inflight
 	if f == nil {
+		// A cool-down after a failure: fail at once, making no request and starting no
+		// fetch, or serve the cached token while it has not expired.
+		now := a.now()
+		if ae := a.heldOff(now); ae != nil {
+			old := a.cur.Load()
+			var kept *cacheEntry
+			if old != nil && now.Before(old.tok.ExpiresAt) {
+				kept, _ = a.keep(old, ae.RetryAt)
+			}
+			a.mu.Unlock()
+			if kept != nil {
+				return kept, nil
+			}
+			return nil, ae
+		}
 		f = a.startFetch(ctx, a.cur.Load())
 		a.inflight = f
 	}
@@ -107,27 +128,53 @@ func (a *ClientCredentialsAuthenticator) run(ctx context.Context, old *cacheEntr
 		a.cur.Store(e)
 		return e, nil
 	}
-	a.failures++
+	// A call held off made no request: there is nothing new to count or log.
+	var ae *AuthenticationError
+	heldOff := errors.As(err, &ae) && ae.HeldOff
+	if !heldOff {
+		a.failures++
+	}
 	if old != nil && now.Before(old.tok.ExpiresAt) {
 		// Keep serving a token that still works rather than fail callers, and try again
-		// after a backoff rather than on the next call.
-		until := now.Add(refreshBackoff(a.failures))
-		if until.After(old.tok.ExpiresAt) {
-			until = old.tok.ExpiresAt
+		// after a backoff, and not before the cool-down ends, rather than on the next call.
+		until := a.circuit.holdUntil(now)
+		if !heldOff || until.IsZero() {
+			until = later(until, now.Add(refreshBackoff(a.failures)))
 		}
-		e := &cacheEntry{tok: old.tok, schedule: schedule{refreshAt: until, freshUntil: old.freshUntil}}
-		if until.After(e.freshUntil) {
-			e.freshUntil = until
-		}
-		if a.cur.CompareAndSwap(old, e) {
-			a.logger.LogAttrs(ctx, slog.LevelWarn, "cognito: token refresh failed; serving the cached token until it expires",
-				slog.String("client_id", a.cfg.ClientID), slog.String("reason", ReasonCode(err)),
-				slog.String("error", err.Error()), slog.Time("expires_at", old.tok.ExpiresAt))
+		if e, ok := a.keep(old, until); ok {
+			if !heldOff {
+				a.logger.LogAttrs(ctx, slog.LevelWarn, "cognito: token refresh failed; serving the cached token until it expires",
+					slog.String("client_id", a.cfg.ClientID), slog.String("reason", ReasonCode(err)),
+					slog.String("error", err.Error()), slog.Time("expires_at", old.tok.ExpiresAt))
+			}
 			return e, nil
 		}
 	}
-	a.warn(ctx, "cognito: token request failed", err)
+	if !heldOff && (ae == nil || ae.cooldown == nil) {
+		// A failure that started a cool-down was logged by the circuit.
+		a.warn(ctx, "cognito: token request failed", err)
+	}
 	return nil, err
+}
+
+// keep publishes old, a token that has not expired, to be served until until (at most
+// its expiry), when a refresh is due. It reports whether old was still the current entry.
+func (a *ClientCredentialsAuthenticator) keep(old *cacheEntry, until time.Time) (*cacheEntry, bool) {
+	if until.After(old.tok.ExpiresAt) {
+		until = old.tok.ExpiresAt
+	}
+	e := &cacheEntry{tok: old.tok, schedule: schedule{refreshAt: until, freshUntil: later(old.freshUntil, until)}}
+	if a.cur.CompareAndSwap(old, e) {
+		return e, true
+	}
+	return nil, false
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // refreshBackoff is the wait after the given number of consecutive failed fetches
@@ -144,24 +191,42 @@ func (a *ClientCredentialsAuthenticator) obtain(ctx context.Context, old *cacheE
 		return a.loadOrFetch(ctx, old)
 	}
 	var own atomic.Pointer[Token] // what this authenticator's fetch returned, when Coalesce ran it
+	var ran atomic.Bool           // Coalesce ran this authenticator's fetch
 	t, err := c.Coalesce(ctx, a.key, func(ctx context.Context, stored *Token) (*Token, error) {
+		ran.Store(true)
 		t, err := a.reuseOrFetch(ctx, stored, old)
 		own.Store(t)
 		return t, err
 	})
 	var ae *AuthenticationError
+	var cd *Cooldown
 	switch {
 	case own.Load() != nil:
 		if err != nil {
 			a.warn(ctx, "cognito: token store failed after a fetch", err)
 		}
 		return own.Load(), nil
+	case !errors.As(err, &ae) && errors.As(err, &cd):
+		// A cool-down another authenticator recorded: no request, but a token it stored
+		// that is still fresh does.
+		heldOff := a.adopt(ctx, cd)
+		if a.replaces(t, old, false) {
+			return t, nil
+		}
+		return nil, heldOff
 	case err == nil && a.replaces(t, old, false):
 		return t, nil // another authenticator's fetch
 	case err == nil:
 		// Another authenticator settled for a token this one would not (other options,
 		// or one it invalidated): fetch for ourselves.
-	case errors.As(err, &ae) || ctx.Err() != nil:
+	case errors.As(err, &ae):
+		if !ran.Load() && errors.As(err, &cd) {
+			// Another authenticator's answer, shared by the store: its cool-down holds
+			// this one off too.
+			a.adopt(ctx, cd)
+		}
+		return nil, err
+	case ctx.Err() != nil:
 		return nil, err
 	default:
 		a.warn(ctx, "cognito: token store failed to coalesce a fetch", err)
@@ -177,9 +242,31 @@ func (a *ClientCredentialsAuthenticator) loadOrFetch(ctx context.Context, old *c
 		a.warn(ctx, "cognito: token store failed to load a token", err)
 		stored = nil
 	}
-	t, err := a.reuseOrFetch(ctx, stored, old)
-	if err != nil || t == stored {
-		return t, err
+	if a.replaces(stored, old, true) {
+		return stored, nil
+	}
+	cs, shares := a.store.(CooldownStore)
+	if shares {
+		switch cd, err := cs.LoadCooldown(ctx, a.key); {
+		case err != nil:
+			a.warn(ctx, "cognito: token store failed to load a cool-down", err)
+		case cd != nil && cd.Remaining > 0:
+			heldOff := a.adopt(ctx, cd)
+			if a.replaces(stored, old, false) {
+				return stored, nil
+			}
+			return nil, heldOff
+		}
+	}
+	t, err := a.fetch(ctx)
+	if err != nil {
+		var ae *AuthenticationError
+		if shares && errors.As(err, &ae) && !ae.HeldOff && ae.cooldown != nil {
+			if err := cs.StoreCooldown(ctx, a.key, ae.cooldown); err != nil {
+				a.warn(ctx, "cognito: token store failed to save a cool-down", err)
+			}
+		}
+		return nil, err
 	}
 	if err := a.store.Store(ctx, a.key, t); err != nil {
 		a.warn(ctx, "cognito: token store failed to save a token", err)

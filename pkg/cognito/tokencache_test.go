@@ -228,7 +228,8 @@ func TestRefreshAheadFailureKeepsServingAndLogs(t *testing.T) {
 	if !strings.Contains(logs.String(), "token refresh failed") || !strings.Contains(logs.String(), `"level":"WARN"`) {
 		t.Errorf("no warning logged: %s", logs)
 	}
-	// The next tries come after a backoff of 5s, then 10s, not on every call.
+	// The next tries come after a backoff of 5s, then 10s, not on every call; each is a
+	// probe of one request, the failed series having opened the circuit.
 	wantRequests := int64(4)
 	for _, backoff := range []time.Duration{5 * time.Second, 10 * time.Second} {
 		clock.Advance(backoff - time.Millisecond)
@@ -243,7 +244,7 @@ func TestRefreshAheadFailureKeepsServingAndLogs(t *testing.T) {
 		clock.Advance(time.Millisecond)
 		mustToken(t, a)
 		waitFlight(a)
-		wantRequests += 3
+		wantRequests++
 		if n := te.requests.Load(); n != wantRequests {
 			t.Fatalf("token requests = %d after the backoff of %v; want %d", n, backoff, wantRequests)
 		}
@@ -286,8 +287,9 @@ func TestEndpointDownWhileTokenCached(t *testing.T) {
 		clock.Set(cached.ExpiresAt)
 		_, err := a.GetToken(context.Background())
 		var ae *AuthenticationError
-		if !errors.As(err, &ae) || !errors.Is(err, ErrTokenEndpointUnavailable) || ae.StatusCode != 503 || ae.Attempts != 3 {
-			t.Errorf("after expiry: %v; want endpoint unavailable", err)
+		// The failed refresh opened the circuit: this fetch is a probe, a single request.
+		if !errors.As(err, &ae) || !errors.Is(err, ErrTokenEndpointUnavailable) || ae.StatusCode != 503 || ae.Attempts != 1 || ae.HeldOff {
+			t.Errorf("after expiry: %v; want endpoint unavailable after one probe", err)
 		}
 	})
 	t.Run("server gone", func(t *testing.T) {

@@ -42,21 +42,32 @@ func (a *ClientCredentialsAuthenticator) editRequest(_ context.Context, req *htt
 	return nil
 }
 
-// fetch requests a token, with retries.
+// fetch requests a token, with retries, unless a cool-down holds requests off (see
+// circuit.go): every token request this package makes goes through here.
 func (a *ClientCredentialsAuthenticator) fetch(ctx context.Context) (*Token, error) {
+	if ae := a.heldOff(a.now()); ae != nil {
+		return nil, ae
+	}
+	r := a.retry
+	if a.circuit.probing() {
+		r.policy.MaxAttempts = 1
+	}
 	var tok *Token
-	attempts, err := a.retry.do(ctx, func(ctx context.Context) (time.Duration, bool, error) {
+	var lastRetryAfter time.Duration
+	attempts, err := r.do(ctx, func(ctx context.Context) (time.Duration, bool, error) {
 		t, retryAfter, retryable, err := a.request(ctx)
-		tok = t
+		tok, lastRetryAfter = t, retryAfter
 		return retryAfter, retryable, err
 	})
 	if err != nil {
 		var ae *AuthenticationError
 		if errors.As(err, &ae) {
 			ae.Attempts = attempts
+			a.trip(ctx, ae, lastRetryAfter)
 		}
 		return nil, err
 	}
+	a.reset(ctx)
 	// The stores that keep it ask the token how long it is served (Token.FreshWindow).
 	tok.margin, tok.hasMargin = a.margin, true
 	return tok, nil

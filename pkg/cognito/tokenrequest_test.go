@@ -110,7 +110,6 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	}{
 		{"seconds", "1", time.Second},
 		{"HTTP date", clock.Now().Add(1500 * time.Millisecond).Format(http.TimeFormat), time.Second}, // whole seconds
-		{"capped at MaxDelay", "30", 2 * time.Second},
 	}
 	srv, cfg := startCognito(t, 0)
 	for _, tt := range tests {
@@ -128,6 +127,36 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 				t.Errorf("token requests = %d; want 2", n)
 			}
 		})
+	}
+}
+
+// A Retry-After longer than MaxDelay is not waited for within a fetch: the fetch fails,
+// and nobody asks again before it has passed.
+func TestRetryAfterAboveMaxDelayEndsTheAttempts(t *testing.T) {
+	srv, cfg := startCognito(t, 0)
+	srv.FailNext(cognitotest.EndpointToken, 1, cognitotest.Fault{Status: http.StatusTooManyRequests,
+		Header: http.Header{"Retry-After": {"20"}}})
+	clock := newFakeClock()
+	a, sleeps := newAuth(t, cfg, WithClock(clock.Now))
+	_, err := a.GetToken(context.Background())
+	var ae *AuthenticationError
+	if !errors.As(err, &ae) || ae.StatusCode != http.StatusTooManyRequests || ae.Attempts != 1 {
+		t.Fatalf("GetToken = %v; want the 429 after one attempt", err)
+	}
+	if !ae.RetryAt.Equal(t0.Add(20 * time.Second)) {
+		t.Errorf("RetryAt = %v; want the Retry-After, 20s on", ae.RetryAt)
+	}
+	if len(sleeps.Waits()) != 0 {
+		t.Errorf("waited %v", sleeps.Waits())
+	}
+	clock.Advance(20*time.Second - time.Millisecond)
+	if _, err := a.GetToken(context.Background()); !errors.As(err, &ae) || !ae.HeldOff {
+		t.Fatalf("GetToken before the Retry-After = %v; want it held off", err)
+	}
+	clock.Advance(time.Millisecond)
+	mustToken(t, a)
+	if n := srv.Requests(cognitotest.EndpointToken); n != 2 {
+		t.Errorf("token requests = %d; want 2", n)
 	}
 }
 

@@ -274,6 +274,8 @@ func sumStats(fleet []*instance) redisstore.Stats {
 		s.Shared += x.Shared
 		s.Fallbacks += x.Fallbacks
 		s.LostLocks += x.LostLocks
+		s.HeldOff += x.HeldOff
+		s.Cooldowns += x.Cooldowns
 	}
 	return s
 }

@@ -37,6 +37,7 @@ type Store struct {
 	hits, misses, stores     atomic.Uint64
 	locks, lockWaits, shared atomic.Uint64
 	fallbacks, lostLocks     atomic.Uint64
+	heldOff, cooldowns       atomic.Uint64
 }
 
 // Stats are counts of what a [Store] did since it was built.
@@ -58,6 +59,10 @@ type Stats struct {
 	// LostLocks counts fetches whose lock had expired or been taken over by the time they
 	// ended (the holder was slower than the lock TTL and could not renew it).
 	LostLocks uint64
+	// HeldOff counts calls that found a cool-down in force (the token endpoint rejected
+	// the client, or is failing): no token request was made. Cooldowns counts cool-downs
+	// this instance recorded for the fleet.
+	HeldOff, Cooldowns uint64
 }
 
 // New returns a store on client: a *redis.Client, *redis.ClusterClient, a failover
@@ -66,8 +71,9 @@ type Stats struct {
 // client but its commands, and never closes it.
 //
 // The keys of a token are the option's prefix followed by "{" + [cognito.TokenKey] + "}"
-// (the braces are a Cluster hash tag, which keeps the token, its lock and its wake-up
-// lists in one slot), plus ":lock", ":waiters" and ":wake:<fence>" for those.
+// (the braces are a Cluster hash tag, which keeps the token, its lock, its wake-up lists
+// and its cool-down in one slot), plus ":lock", ":waiters", ":wake:<fence>" and
+// ":cooldown" for those.
 func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("redisstore: client is nil")
@@ -81,6 +87,7 @@ func (s *Store) Stats() Stats {
 		Hits: s.hits.Load(), Misses: s.misses.Load(), Stores: s.stores.Load(),
 		Locks: s.locks.Load(), LockWaits: s.lockWaits.Load(), Shared: s.shared.Load(),
 		Fallbacks: s.fallbacks.Load(), LostLocks: s.lostLocks.Load(),
+		HeldOff: s.heldOff.Load(), Cooldowns: s.cooldowns.Load(),
 	}
 }
 
@@ -92,8 +99,12 @@ func (s *Store) RedisKey(tokenKey string) string { return s.prefix + "{" + token
 // wake-up list of the holder whose lock value is fence.
 func (s *Store) keys(tokenKey, fence string) []string {
 	base := s.RedisKey(tokenKey)
-	return []string{base, base + ":lock", base + ":waiters", wakeKey(base, fence)}
+	return []string{base, base + ":lock", base + ":waiters", wakeKey(base, fence), cooldownKey(base)}
 }
+
+// cooldownKey holds the cool-down of a token key: the answer that started it, never a
+// secret, with a Redis TTL of what is left of it.
+func cooldownKey(base string) string { return base + ":cooldown" }
 
 // wakeKey is the list the holder with this fence pushes its waiters' wake-up messages
 // into. Each holder has its own, so that a message nobody took (its waiter gave up, or
@@ -187,7 +198,8 @@ func (s *Store) Store(ctx context.Context, key string, t *cognito.Token) error {
 	var stored int64
 	err := s.call(ctx, "store", s.timeout, func(ctx context.Context) error {
 		var err error
-		stored, err = s.client.Eval(ctx, storeLua, []string{s.RedisKey(key)},
+		base := s.RedisKey(key)
+		stored, err = s.client.Eval(ctx, storeLua, []string{base, cooldownKey(base)},
 			encode(t), t.ExpiresAt.UnixMilli(), ms(ttl)).Int64()
 		return err
 	})
@@ -233,12 +245,16 @@ func (s *Store) Coalesce(ctx context.Context, key string, fetch func(ctx context
 		if err != nil {
 			return nil, err
 		}
-		held, loaded, pttl, holder, ok := acquired(res)
+		state, loaded, pttl, holder, ok := acquired(res)
 		if !ok {
 			s.fallbacks.Add(1)
 			return nil, &unavailableError{op: "lock", err: errors.New("unexpected answer")}
 		}
-		if held {
+		switch state {
+		case stateCooling:
+			s.heldOff.Add(1)
+			return s.counted(decode(loaded)), decodeCooldown(holder, pttl)
+		case stateHeld:
 			return s.lead(ctx, keys, fence, loaded, fetch)
 		}
 		s.lockWaits.Add(1)
@@ -260,16 +276,25 @@ func (s *Store) Coalesce(ctx context.Context, key string, fetch func(ctx context
 	}
 }
 
-// acquired reads the answer of acquireLua.
-func acquired(res []any) (held bool, loaded string, pttl time.Duration, holder string, ok bool) {
+// What acquireLua found: the lock taken by another instance, the lock now held, or a
+// cool-down in force.
+const (
+	stateWaiting = 0
+	stateHeld    = 1
+	stateCooling = 2
+)
+
+// acquired reads the answer of acquireLua: the state, the stored token, the lock's or
+// the cool-down's remaining TTL, and the holder's fence or the cool-down.
+func acquired(res []any) (state int64, loaded string, pttl time.Duration, holder string, ok bool) {
 	if len(res) != 4 {
-		return false, "", 0, "", false
+		return 0, "", 0, "", false
 	}
-	flag, ok1 := res[0].(int64)
+	state, ok1 := res[0].(int64)
 	loaded, ok2 := res[1].(string)
 	remaining, ok3 := res[2].(int64)
 	holder, ok4 := res[3].(string)
-	return flag == 1, loaded, time.Duration(remaining) * time.Millisecond, holder, ok1 && ok2 && ok3 && ok4
+	return state, loaded, time.Duration(remaining) * time.Millisecond, holder, ok1 && ok2 && ok3 && ok4
 }
 
 // lead runs fetch holding the lock, given the token read with it, then releases the
@@ -295,23 +320,34 @@ func (s *Store) lead(ctx context.Context, keys []string, fence, loaded string,
 	if fetchErr == nil && tok != nil {
 		wake = encode(tok)
 	}
+	// A failed fetch that started a cool-down: recorded in the release, before the
+	// waiters it wakes can take the lock, so that none of them asks again.
+	cooldown, cooldownTTL := "", int64(0)
+	var cd *cognito.Cooldown
+	if fetchErr != nil && errors.As(fetchErr, &cd) && cd.Remaining >= time.Millisecond {
+		cooldown, cooldownTTL = encodeCooldown(cd), ms(cd.Remaining)
+	}
 	// Released even when ctx has ended: the waiters need the answer, and the lock must not
 	// sit until it expires.
 	var res []any
 	err := s.call(context.WithoutCancel(ctx), "release", s.timeout, func(ctx context.Context) error {
 		var err error
 		res, err = s.client.Eval(ctx, releaseLua, keys,
-			fence, value, exp, max(ms(ttl), 1), wake, ms(s.lockTTL)).Slice()
+			fence, value, exp, max(ms(ttl), 1), wake, ms(s.lockTTL), cooldown, cooldownTTL).Slice()
 		return err
 	})
 	if err == nil && len(res) == 2 {
-		if held, _ := res[0].(int64); held != 1 {
+		held, _ := res[0].(int64)
+		if held != 1 {
 			s.lostLocks.Add(1)
 			s.logger.LogAttrs(ctx, slog.LevelWarn, "redisstore: the fetch lock was lost before the fetch ended (it could not be renewed in time)",
 				slog.String("key", keys[0]), slog.Duration("lock_ttl", s.lockTTL))
 		}
 		if stored, _ := res[1].(int64); stored == 1 {
 			s.stores.Add(1)
+		}
+		if cooldown != "" && held == 1 {
+			s.cooldowns.Add(1)
 		}
 	}
 	if fetchErr != nil {
