@@ -38,7 +38,8 @@ type JWTAuthorizer struct {
 	leeway    time.Duration
 	maxSize   int
 	clock     func() time.Time
-	verified  *verifiedCache // nil when disabled
+	verified  *verifiedCache  // nil when disabled
+	tel       *authzTelemetry // nil without a meter provider or Verify spans
 	keyGens   atomic.Uint64
 	// scratch holds *[]byte buffers for decoding tokens: a ~1 KB token needs ~2 KB, about
 	// 40% of what a verification allocates, and nothing of it outlives verify (the claims
@@ -66,7 +67,7 @@ var (
 //
 // Options: [WithEndpoint], [WithJWKS], [WithHTTPClient], [WithClock], [WithLogger],
 // [WithJWKSRefresh], [WithUnknownKeyCooldown], [WithVerifiedCacheSize],
-// [WithMaxTokenSize].
+// [WithMaxTokenSize], [WithMeterProvider], [WithTracerProvider], [WithVerifySpans].
 func NewJWTAuthorizer(cfg JWTAuthorizerConfig, opts ...AuthorizerOption) (*JWTAuthorizer, error) {
 	o := newAuthorizerOptions(opts)
 	issuers, err := authorizerIssuers(cfg, o.endpoint)
@@ -131,7 +132,10 @@ func NewJWTAuthorizer(cfg JWTAuthorizerConfig, opts ...AuthorizerOption) (*JWTAu
 		static.gen = z.keyGens.Add(1)
 	}
 	z.verified = newVerifiedCache(o.verifiedCacheSize)
-	doer := limitedDoer{client: o.httpClient, limit: maxResponseBody}
+	if z.tel, err = newAuthzTelemetry(&o, []string{cfg.UserPoolID}); err != nil {
+		return nil, configError("meter provider: %v", err)
+	}
+	doer := o.traced(limitedDoer{client: o.httpClient, limit: maxResponseBody}, spanJWKSFetch)
 	for _, iss := range issuers {
 		i := strings.LastIndexByte(iss, '/')
 		c := &jwksCache{
@@ -144,6 +148,7 @@ func NewJWTAuthorizer(cfg JWTAuthorizerConfig, opts ...AuthorizerOption) (*JWTAu
 			cooldown:     o.unknownKeyCooldown,
 			fetchTimeout: DefaultHTTPTimeout,
 			gens:         &z.keyGens,
+			tel:          z.tel,
 			parse: func(body []byte) (*keySet, error) {
 				return parseJWKS(body, o.logger, iss)
 			},
@@ -307,25 +312,37 @@ func (z *JWTAuthorizer) Warm(ctx context.Context) error {
 // The returned Claims may be shared with other callers of the same token: do not modify
 // them.
 func (z *JWTAuthorizer) Verify(ctx context.Context, token string) (*Claims, error) {
-	if len(token) > z.maxSize {
-		return nil, refuse(ErrTokenTooLarge, z.tooLarge)
-	}
 	now := z.clock()
+	if z.tel != nil {
+		return z.verifyObserved(ctx, token, now)
+	}
+	claims, _, err := z.check(ctx, token, now)
+	if err != nil {
+		return nil, err
+	}
+	return claims, nil
+}
+
+// check is Verify at now. It also says whether the verified-token cache answered, and
+// returns the claims of a token refused after its signature verified (for metrics only:
+// Verify never returns claims with an error).
+func (z *JWTAuthorizer) check(ctx context.Context, token string, now time.Time) (claims *Claims, hit bool, err error) {
+	if len(token) > z.maxSize {
+		return nil, false, refuse(ErrTokenTooLarge, z.tooLarge)
+	}
 	var bucket uint64
 	if z.verified != nil {
 		bucket = z.verified.bucket(token)
 		if e := z.verified.getAt(bucket, token); e != nil {
 			e.keys.refreshIfDue(ctx, now)
-			if err := z.checkClaims(e.claims, now); err != nil {
-				return nil, err
-			}
-			return e.claims, nil
+			return e.claims, true, z.checkClaims(e.claims, now)
 		}
 	}
-	return z.verify(ctx, token, now, bucket)
+	claims, err = z.verify(ctx, token, now, bucket)
+	return claims, false, err
 }
 
-// verify is Verify without the verified-token cache lookup; bucket is the token's bucket
+// verify is check without the verified-token cache lookup; bucket is the token's bucket
 // in that cache, if there is one.
 func (z *JWTAuthorizer) verify(ctx context.Context, token string, now time.Time, bucket uint64) (*Claims, error) {
 	scratch, _ := z.scratch.Get().(*[]byte)
@@ -392,7 +409,7 @@ func (z *JWTAuthorizer) verify(ctx context.Context, token string, now time.Time,
 	}
 	z.pickClient(claims)
 	if err := z.checkClaims(claims, now); err != nil {
-		return nil, err
+		return claims, err
 	}
 	if z.verified != nil {
 		z.verified.putAt(bucket, &verifiedEntry{token: strings.Clone(token), claims: claims, keys: keys, gen: set.gen})

@@ -4,6 +4,9 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Defaults of the tuning options.
@@ -45,8 +48,8 @@ type AuthorizerOption interface {
 	applyAuthorizer(*authorizerOptions)
 }
 
-// Option is an option that both constructors take: [WithHTTPClient], [WithClock] and
-// [WithLogger].
+// Option is an option that both constructors take: [WithHTTPClient], [WithClock],
+// [WithLogger], [WithMeterProvider] and [WithTracerProvider].
 type Option interface {
 	AuthenticatorOption
 	AuthorizerOption
@@ -57,6 +60,9 @@ type sharedOptions struct {
 	httpClient *http.Client
 	clock      func() time.Time
 	logger     *slog.Logger
+
+	meterProvider  metric.MeterProvider // nil: no metrics
+	tracerProvider trace.TracerProvider // nil: no spans
 }
 
 type authenticatorOptions struct {
@@ -76,6 +82,7 @@ type authorizerOptions struct {
 	unknownKeyCooldown time.Duration
 	verifiedCacheSize  int
 	maxTokenSize       int
+	verifySpans        bool
 }
 
 type sharedOption func(*sharedOptions)

@@ -26,6 +26,7 @@ type cacheEntry struct {
 	tok *Token
 	schedule
 	refreshing atomic.Bool // a background refresh was started for this entry
+	stale      bool        // the token kept after its refresh failed
 }
 
 // entry is GetToken returning the cache entry, whose schedule the adapters need. The
@@ -34,12 +35,21 @@ func (a *ClientCredentialsAuthenticator) entry(ctx context.Context) (*cacheEntry
 	if e := a.cur.Load(); e != nil {
 		now := a.now()
 		if now.Before(e.refreshAt) {
+			if a.tel != nil {
+				a.tel.served(e)
+			}
 			return e, nil
 		}
 		if now.Before(e.freshUntil) {
+			if a.tel != nil {
+				a.tel.cache.Inc(cacheRefreshAhead)
+			}
 			a.startRefresh(ctx, e)
 			return e, nil
 		}
+	}
+	if a.tel != nil {
+		a.tel.cache.Inc(cacheMiss)
 	}
 	return a.wait(ctx)
 }
@@ -115,7 +125,7 @@ func (a *ClientCredentialsAuthenticator) run(ctx context.Context, old *cacheEntr
 		if until.After(old.tok.ExpiresAt) {
 			until = old.tok.ExpiresAt
 		}
-		e := &cacheEntry{tok: old.tok, schedule: schedule{refreshAt: until, freshUntil: old.freshUntil}}
+		e := &cacheEntry{tok: old.tok, schedule: schedule{refreshAt: until, freshUntil: old.freshUntil}, stale: true}
 		if until.After(e.freshUntil) {
 			e.freshUntil = until
 		}

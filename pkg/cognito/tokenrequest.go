@@ -49,7 +49,7 @@ func (a *ClientCredentialsAuthenticator) editRequest(_ context.Context, req *htt
 func (a *ClientCredentialsAuthenticator) fetch(ctx context.Context) (*Token, error) {
 	var tok *Token
 	attempts, err := a.retry.do(ctx, func(ctx context.Context) (time.Duration, bool, error) {
-		t, retryAfter, retryable, err := a.request(ctx)
+		t, retryAfter, retryable, err := a.observedRequest(ctx)
 		tok = t
 		return retryAfter, retryable, err
 	})

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/cognitokit/cognitokit/pkg/cognito"
 )
 
@@ -24,6 +26,10 @@ type middlewareConfig struct {
 	realm  string
 	write  ErrorWriter
 	logger *slog.Logger
+
+	meterProvider metric.MeterProvider
+	tracing       bool
+	tel           *policyTelemetry // nil without a provider
 }
 
 // WithRealm sets the realm of WWW-Authenticate challenges. The default is "api".
@@ -64,6 +70,7 @@ func middleware(current func() *Policy, v Verifier, opts []MiddlewareOption) fun
 			o(&cfg)
 		}
 	}
+	cfg.tel = newPolicyTelemetry(&cfg)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p := current()
@@ -92,6 +99,9 @@ func middleware(current func() *Policy, v Verifier, opts []MiddlewareOption) fun
 			if !d.Allow {
 				cfg.deny(w, r, cfg.denial(d, ""))
 				return
+			}
+			if cfg.tel != nil {
+				cfg.tel.decided(r, d.Route, outcomeAllow, d.Status, "")
 			}
 			next.ServeHTTP(w, r)
 		})
@@ -128,6 +138,9 @@ func (c *middlewareConfig) denial(d Decision, tokenError string) Denial {
 }
 
 func (c *middlewareConfig) deny(w http.ResponseWriter, r *http.Request, d Denial) {
+	if c.tel != nil {
+		c.tel.decided(r, d.Route, string(d.Code), d.Status, d.TokenError)
+	}
 	c.logger.LogAttrs(r.Context(), slog.LevelDebug, "policy: request denied",
 		slog.String("method", r.Method), slog.String("route", d.Route),
 		slog.Int("status", d.Status), slog.String("code", string(d.Code)), slog.String("token_error", d.TokenError))
