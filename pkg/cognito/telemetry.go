@@ -71,12 +71,13 @@ var tokenOutcomes = []string{
 	"rejected", "throttled", "unavailable", "invalid_response",
 }
 
+// Indexes in tokenOutcomes; the OAuth error codes are 1 to 6.
 const (
-	tokenOutcomeOK = iota
-	tokenOutcomeRejected
-	tokenOutcomeThrottled
-	tokenOutcomeUnavailable
-	tokenOutcomeInvalidResponse
+	tokenOutcomeOK              = 0
+	tokenOutcomeRejected        = 7
+	tokenOutcomeThrottled       = 8
+	tokenOutcomeUnavailable     = 9
+	tokenOutcomeInvalidResponse = 10
 )
 
 // Results of a GetToken (attribute "result" of cognitokit.token.cache).
