@@ -25,7 +25,8 @@ code and message on stderr), 2 usage or configuration error.
 With "-" or no TOKEN, reads tokens from stdin, one per line, and writes one JSON object per
 line in the same order: {"line":N,"valid":true,"claims":{...}} or
 {"line":N,"valid":false,"error":"<reason code>","message":"..."}; exit 0 if every token was
-valid, 1 otherwise.`
+valid, 1 otherwise. --metrics prints the OpenTelemetry metrics of the run (verifications by
+outcome, JWKS fetches) on stderr.`
 
 // authorizerFlags are the flags that configure a JWTAuthorizer, shared by verify and
 // policy explain.
@@ -49,7 +50,7 @@ func (f *authorizerFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.leeway, "leeway", cognito.DefaultLeeway, "clock skew allowed on exp, nbf and iat")
 }
 
-func (f *authorizerFlags) authorizer() (*cognito.JWTAuthorizer, error) {
+func (f *authorizerFlags) authorizer(extra ...cognito.AuthorizerOption) (*cognito.JWTAuthorizer, error) {
 	if f.pool == "" {
 		return nil, usagef("--user-pool-id is required (or COGNITO_USER_POOL_ID)")
 	}
@@ -84,7 +85,7 @@ func (f *authorizerFlags) authorizer() (*cognito.JWTAuthorizer, error) {
 		}
 		opts = append(opts, cognito.WithJWKS(b))
 	}
-	z, err := cognito.NewJWTAuthorizer(cfg, opts...)
+	z, err := cognito.NewJWTAuthorizer(cfg, append(opts, extra...)...)
 	if err != nil {
 		return nil, usageError{err}
 	}
@@ -95,6 +96,7 @@ func runVerify(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet("verify", verifySynopsis, e.stdout)
 	var af authorizerFlags
 	af.register(fs)
+	metrics := fs.Bool("metrics", false, "print the metrics of the run on stderr")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -102,7 +104,13 @@ func runVerify(ctx context.Context, e env, args []string) error {
 	if len(rest) > 1 {
 		return usagef("give one TOKEN, or - to read tokens from stdin")
 	}
-	z, err := af.authorizer()
+	var opts []cognito.AuthorizerOption
+	if *metrics {
+		m := newRunMetrics()
+		opts = append(opts, cognito.WithMeterProvider(m.provider))
+		defer func() { _ = m.print(context.WithoutCancel(ctx), e.stderr) }()
+	}
+	z, err := af.authorizer(opts...)
 	if err != nil {
 		return err
 	}

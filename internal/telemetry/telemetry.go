@@ -37,19 +37,34 @@ func NewCounter(m metric.Meter, name, description string, sets []attribute.Set) 
 	for i, s := range sets {
 		c.opts[i] = metric.WithAttributeSet(s)
 	}
-	_, err := m.Int64ObservableCounter(name, metric.WithDescription(description), metric.WithUnit("{"+unitOf(name)+"}"),
-		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
-			for i := range c.n {
-				if v := c.n[i].Load(); v > 0 {
-					o.Observe(v, c.opts[i])
-				}
+	err := observe(m, name, description, func(o metric.Observer, inst metric.Int64Observable) {
+		for i := range c.n {
+			if v := c.n[i].Load(); v > 0 {
+				o.ObserveInt64(inst, v, c.opts[i])
 			}
-			return nil
-		}))
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// observe registers the observable counter name on m, if it is not there yet, and f as
+// one more callback of it. Several authenticators (or authorizers, middlewares) given the
+// same MeterProvider then each report their counts, and the SDK adds up what they observe
+// in the same series; a callback given with the instrument
+// (metric.WithInt64Callback) would be dropped for all but the first of them.
+func observe(m metric.Meter, name, description string, f func(metric.Observer, metric.Int64Observable)) error {
+	inst, err := m.Int64ObservableCounter(name, metric.WithDescription(description), metric.WithUnit("{"+unitOf(name)+"}"))
+	if err != nil {
+		return err
+	}
+	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		f(o, inst)
+		return nil
+	}, inst)
+	return err
 }
 
 // Inc counts one in the i-th attribute set.
@@ -80,19 +95,23 @@ type keyedEntry struct {
 	opt metric.ObserveOption
 }
 
+// Observe registers the observable counter name on m, if it is not there yet, with f as
+// one more of its callbacks (see observe).
+func Observe(m metric.Meter, name, description string, f func(metric.Observer, metric.Int64Observable)) error {
+	return observe(m, name, description, f)
+}
+
 // NewKeyedCounter registers an observable counter on m whose series are the keys counted
 // so far, each with the attribute set attrs returns for it.
 func NewKeyedCounter[K comparable](m metric.Meter, name, description string, attrs func(K) attribute.Set) (*KeyedCounter[K], error) {
 	c := &KeyedCounter[K]{attrs: attrs}
 	empty := map[K]*keyedEntry{}
 	c.m.Store(&empty)
-	_, err := m.Int64ObservableCounter(name, metric.WithDescription(description), metric.WithUnit("{"+unitOf(name)+"}"),
-		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
-			for _, e := range *c.m.Load() {
-				o.Observe(e.n.Load(), e.opt)
-			}
-			return nil
-		}))
+	err := observe(m, name, description, func(o metric.Observer, inst metric.Int64Observable) {
+		for _, e := range *c.m.Load() {
+			o.ObserveInt64(inst, e.n.Load(), e.opt)
+		}
+	})
 	if err != nil {
 		return nil, err
 	}

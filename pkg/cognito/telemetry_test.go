@@ -6,12 +6,15 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"slices"
 	"strconv"
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -178,4 +181,38 @@ func startCognitoWithToken(t *testing.T) (*cognitotest.Server, string) {
 		t.Fatal(err)
 	}
 	return srv, tok
+}
+
+// TestTelemetrySharedProvider: authenticators sharing a MeterProvider add up in the same
+// series.
+func TestTelemetrySharedProvider(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	te := startTokenEndpoint(t, nil)
+	for range 3 {
+		a, _ := newAuth(t, testConfig(te.TokenURL()), WithMeterProvider(mp))
+		mustToken(t, a)
+		mustToken(t, a)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, m := range rm.ScopeMetrics[0].Metrics {
+		if s, ok := m.Data.(metricdata.Sum[int64]); ok {
+			for _, dp := range s.DataPoints {
+				set := dp.Attributes
+				got[m.Name+" "+set.Encoded(attribute.DefaultEncoder())] = dp.Value
+			}
+		}
+	}
+	want := map[string]int64{
+		"cognitokit.token.requests outcome=ok": 3,
+		"cognitokit.token.cache result=miss":   3,
+		"cognitokit.token.cache result=hit":    3,
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("got %v; want %v", got, want)
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/cognitokit/cognitokit/internal/telemetry"
 )
 
 // scopeName is the instrumentation scope of this package's meter and tracer.
@@ -44,12 +46,9 @@ func (s *Store) registerMetrics(mp metric.MeterProvider) error {
 		{"fallbacks", "Calls that did without Redis (failed, slow, cooling down, waited too long)", func(st Stats) uint64 { return st.Fallbacks }},
 		{"lost_locks", "Fetches whose lock expired or was taken over before they ended", func(st Stats) uint64 { return st.LostLocks }},
 	} {
-		_, err := m.Int64ObservableCounter("cognitokit.fleet."+c.name, metric.WithDescription(c.description),
-			metric.WithUnit("{"+c.name+"}"),
-			metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
-				o.Observe(int64(c.value(s.Stats())))
-				return nil
-			}))
+		err := telemetry.Observe(m, "cognitokit.fleet."+c.name, c.description, func(o metric.Observer, inst metric.Int64Observable) {
+			o.ObserveInt64(inst, int64(c.value(s.Stats())))
+		})
 		if err != nil {
 			return err
 		}
