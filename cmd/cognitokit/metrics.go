@@ -96,7 +96,7 @@ func by(points []metricPoint, name, key string) (total int64, parts map[string]i
 			continue
 		}
 		v, _ := p.set.Value(attribute.Key(key))
-		parts[v.Emit()] += p.value
+		parts[v.String()] += p.value
 		total += p.value
 	}
 	return total, parts

@@ -246,11 +246,11 @@ func TestTelemetryScript(t *testing.T) {
 	values := got.attrValues
 	for _, s := range stubs {
 		for _, kv := range s.Attributes {
-			values = append(values, kv.Value.Emit())
+			values = append(values, kv.Value.String())
 		}
 		for _, e := range s.Events {
 			for _, kv := range e.Attributes {
-				values = append(values, kv.Value.Emit())
+				values = append(values, kv.Value.String())
 			}
 		}
 	}
@@ -290,7 +290,7 @@ func collect(t *testing.T, r *sdkmetric.ManualReader) collected {
 		}
 		c.values[name][attrs.Encoded(attribute.DefaultEncoder())] += v
 		for _, kv := range attrs.ToSlice() {
-			c.attrValues = append(c.attrValues, kv.Value.Emit())
+			c.attrValues = append(c.attrValues, kv.Value.String())
 		}
 	}
 	for _, sm := range rm.ScopeMetrics {
