@@ -10,6 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/cognitokit/cognitokit/examples/orders"
 	"github.com/cognitokit/cognitokit/pkg/cognito"
 	"github.com/cognitokit/cognitokit/pkg/cognitotest"
@@ -23,8 +25,9 @@ Cognito and the example orders service (examples/orders, protected by its routes
 fetches client-credentials tokens for three app clients with different scopes through the
 authenticator, mints ID tokens for two users and an expired token, calls every route of
 the service with each token and with none, and prints a table: route, caller, status,
-reason, and whether that matched the expectation written in the demo. Exits 0 only if
-every row matched.`
+reason, and whether that matched the expectation written in the demo, then a summary of
+the run's OpenTelemetry metrics (token requests, JWKS fetches, cache use, decisions by
+outcome); --metrics prints every series. Exits 0 only if every row matched.`
 
 // caller is one identity the demo calls the service as.
 type caller struct {
@@ -42,6 +45,7 @@ type call struct {
 
 func runDemo(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet("demo", demoSynopsis, e.stdout)
+	all := fs.Bool("metrics", false, "print every metric series of the run after the summary")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -52,6 +56,8 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	start := time.Now()
+	metrics := newRunMetrics()
+	mp := metrics.provider
 
 	// 1. A local Cognito.
 	idp, idpLn, err := listenLocal("127.0.0.1:0", cognitotest.DefaultConfig())
@@ -67,7 +73,7 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	// orders-admin client.
 	authz, err := cognito.NewJWTAuthorizer(cognito.JWTAuthorizerConfig{
 		UserPoolID: pool.ID, AllowAnyClient: true, TokenUse: cognito.TokenUseAny,
-	}, cognito.WithEndpoint(idp.BaseURL()))
+	}, cognito.WithEndpoint(idp.BaseURL()), cognito.WithMeterProvider(mp))
 	if err != nil {
 		return err
 	}
@@ -75,7 +81,7 @@ func runDemo(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	self, _ := pool.Client("orders-admin")
-	outbound, err := authenticator(idp, self)
+	outbound, err := authenticator(idp, self, mp)
 	if err != nil {
 		return err
 	}
@@ -89,7 +95,7 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	}
 	svcURL := "http://" + svcLn.Addr().String()
 	svc := orders.New(&http.Client{Transport: outbound.Transport(nil), Timeout: 10 * time.Second}, svcURL)
-	stopSvc := serveInBackground(svcLn, svc.Handler(p, authz, policy.WithRealm("orders")))
+	stopSvc := serveInBackground(svcLn, svc.Handler(p, authz, policy.WithRealm("orders"), policy.WithMeterProvider(mp)))
 	defer stopSvc()
 	fmt.Fprintf(e.stderr, "orders service  %s (%d routes in examples/orders/routes.yaml)\n", svcURL, len(p.Routes()))
 
@@ -98,7 +104,7 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	callers := []caller{{name: "(no token)"}}
 	for _, name := range []string{"orders-reader", "orders-writer", "orders-admin"} {
 		c, _ := pool.Client(name)
-		a, err := authenticator(idp, c)
+		a, err := authenticator(idp, c, mp)
 		if err != nil {
 			return err
 		}
@@ -137,16 +143,26 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "\n%d requests, %d matched the expectation, %d did not; token requests to Cognito: %d; %.1fs\n",
 		len(rows), len(rows)-failed, failed, idp.Requests(cognitotest.EndpointToken), time.Since(start).Seconds())
+	fmt.Fprintln(e.stdout)
+	if err := metrics.summary(ctx, e.stdout); err != nil {
+		return err
+	}
+	if *all {
+		fmt.Fprintln(e.stdout)
+		if err := metrics.print(ctx, e.stdout); err != nil {
+			return err
+		}
+	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d requests did not get the expected answer", failed, len(rows))
 	}
 	return nil
 }
 
-func authenticator(idp *cognitotest.Server, c cognitotest.AppClient) (*cognito.ClientCredentialsAuthenticator, error) {
+func authenticator(idp *cognitotest.Server, c cognitotest.AppClient, mp metric.MeterProvider) (*cognito.ClientCredentialsAuthenticator, error) {
 	return cognito.NewClientCredentialsAuthenticator(cognito.ClientCredentialsConfig{
 		ClientID: c.ID, ClientSecret: c.Secret, TokenURL: idp.TokenURL(),
-	})
+	}, cognito.WithMeterProvider(mp))
 }
 
 // demoCalls are the expectations: what routes.yaml must answer each caller.

@@ -382,4 +382,52 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(r.stdout, "0 did not") || !strings.Contains(r.stdout, "ROUTE") {
 		t.Errorf("demo output:\n%s", r.stdout)
 	}
+	// The metrics summary: four token requests (three callers and the service itself), one
+	// JWKS fetch (Warm), and the decisions by outcome.
+	for _, want := range []string{
+		"Metrics of this run", "token requests to Cognito 4 (ok 4)", "JWKS fetches 1 (initial 1)",
+		"(cache miss 4, hit ", "verified-token cache hit ", "policy decisions", "allow ", "insufficient_scope ",
+	} {
+		if !strings.Contains(strings.Join(strings.Fields(r.stdout), " "), want) {
+			t.Errorf("demo summary lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "METRIC") {
+		t.Error("every series printed without --metrics")
+	}
+	r = cli(t, "", nil, "demo", "--metrics").must(t, 0)
+	if !strings.Contains(r.stdout, "METRIC") || !strings.Contains(r.stdout, "cognitokit.policy.decisions") {
+		t.Errorf("demo --metrics output:\n%s", r.stdout)
+	}
+}
+
+// TestMetricsFlag: token and verify print the numbers of their run on stderr, leaving
+// stdout as it was; no token or secret among them.
+func TestMetricsFlag(t *testing.T) {
+	f := newVerifyFixture(t)
+	reader, _ := f.srv.Client("orders-reader")
+	r := cli(t, "", nil, "token", "--token-url", f.srv.TokenURL(), "--client-id", reader.ID, "--client-secret", reader.Secret, "--raw", "--metrics").must(t, 0)
+	tok := strings.TrimSpace(r.stdout)
+	for _, want := range []string{"cognitokit.token.requests", "outcome=ok", "cognitokit.token.request.duration", "cognitokit.token.cache", "result=miss"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("token --metrics stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Count(tok, ".") != 2 || strings.Contains(r.stderr, tok) || strings.Contains(r.stderr, reader.Secret) {
+		t.Errorf("token --metrics: stdout %q, stderr %q", r.stdout, r.stderr)
+	}
+	r = cli(t, f.valid+"\n"+f.expired+"\n"+f.valid+"\n", nil, append([]string{"verify", "--metrics"}, f.flags...)...).must(t, 1)
+	for _, want := range []string{
+		"cognitokit.verifications cache=miss,outcome=ok,pool=" + f.pool + ",token_use=access 1",
+		"cognitokit.verifications cache=hit,outcome=ok,pool=" + f.pool + ",token_use=access 1",
+		"cognitokit.verifications cache=miss,outcome=expired,pool=" + f.pool + ",token_use=access 1",
+		"cognitokit.jwks.fetches", "outcome=ok,trigger=initial",
+	} {
+		if !strings.Contains(strings.Join(strings.Fields(r.stderr), " "), want) {
+			t.Errorf("verify --metrics stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Count(r.stdout, "\n") != 3 {
+		t.Errorf("verify --metrics stdout:\n%s", r.stdout)
+	}
 }

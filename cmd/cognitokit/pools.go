@@ -205,7 +205,7 @@ var perPoolFlags = []string{"user-pool-id", "region", "client-id", "any-client",
 
 // poolsAuthorizer builds the authorizer of a --pools file; fs is the parsed flag set, to
 // refuse the per-pool flags beside it.
-func (f *authorizerFlags) poolsAuthorizer(fs *flag.FlagSet) (*cognito.JWTAuthorizer, error) {
+func (f *authorizerFlags) poolsAuthorizer(fs *flag.FlagSet, extra ...cognito.AuthorizerOption) (*cognito.JWTAuthorizer, error) {
 	var clash []string
 	fs.Visit(func(fl *flag.Flag) {
 		if slices.Contains(perPoolFlags, fl.Name) {
@@ -226,7 +226,7 @@ func (f *authorizerFlags) poolsAuthorizer(fs *flag.FlagSet) (*cognito.JWTAuthori
 	for id, b := range pf.jwks {
 		opts = append(opts, cognito.WithPoolJWKS(id, b))
 	}
-	z, err := cognito.NewMultiPoolAuthorizer(pf.pools, opts...)
+	z, err := cognito.NewMultiPoolAuthorizer(pf.pools, append(opts, extra...)...)
 	if err != nil {
 		return nil, usageError{err}
 	}

@@ -17,7 +17,9 @@ const tokenSynopsis = `Usage: cognitokit token [flags]
 Gets an access token with the OAuth 2.0 client-credentials grant and prints the token
 response as JSON (--raw: only the access token). Every flag falls back to its environment
 variable. Prefer --client-secret-file or COGNITO_CLIENT_SECRET to --client-secret, which
-other users of the machine can see in the process list.`
+other users of the machine can see in the process list. --metrics prints the
+OpenTelemetry metrics of the run (token requests by outcome, their duration, cache use)
+on stderr.`
 
 func runToken(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet("token", tokenSynopsis, e.stdout)
@@ -29,6 +31,7 @@ func runToken(ctx context.Context, e env, args []string) error {
 	scope := fs.String("scope", os.Getenv("COGNITO_SCOPE"), "space-separated scopes; empty asks for all the client's scopes (env COGNITO_SCOPE)")
 	raw := fs.Bool("raw", false, "print only the access token")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
+	metrics := fs.Bool("metrics", false, "print the metrics of the run on stderr")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -58,7 +61,13 @@ func runToken(ctx context.Context, e env, args []string) error {
 	if cfg.TokenURL == "" {
 		return usagef("no token endpoint: give --token-url or --domain (or COGNITO_TOKEN_URL / COGNITO_DOMAIN)")
 	}
-	authn, err := cognito.NewClientCredentialsAuthenticator(cfg)
+	var opts []cognito.AuthenticatorOption
+	if *metrics {
+		m := newRunMetrics()
+		opts = append(opts, cognito.WithMeterProvider(m.provider))
+		defer func() { _ = m.print(context.WithoutCancel(ctx), e.stderr) }()
+	}
+	authn, err := cognito.NewClientCredentialsAuthenticator(cfg, opts...)
 	if err != nil {
 		return usageError{err}
 	}

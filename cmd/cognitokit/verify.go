@@ -27,7 +27,8 @@ code and message on stderr), 2 usage or configuration error.
 With "-" or no TOKEN, reads tokens from stdin, one per line, and writes one JSON object per
 line in the same order: {"line":N,"valid":true,"claims":{...}} or
 {"line":N,"valid":false,"error":"<reason code>","message":"..."}; exit 0 if every token was
-valid, 1 otherwise.`
+valid, 1 otherwise. --metrics prints the OpenTelemetry metrics of the run (verifications by
+outcome, JWKS fetches) on stderr.`
 
 // authorizerFlags are the flags that configure a JWTAuthorizer, shared by verify and
 // policy explain.
@@ -52,10 +53,11 @@ func (f *authorizerFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.poolsFile, "pools", "", "YAML file of several user pools, each with its own settings, instead of the per-pool flags (see docs/cli.md)")
 }
 
-// authorizer builds the authorizer the flags describe; fs is the parsed flag set.
-func (f *authorizerFlags) authorizer(fs *flag.FlagSet) (*cognito.JWTAuthorizer, error) {
+// authorizer builds the authorizer the flags describe, with extra options; fs is the
+// parsed flag set.
+func (f *authorizerFlags) authorizer(fs *flag.FlagSet, extra ...cognito.AuthorizerOption) (*cognito.JWTAuthorizer, error) {
 	if f.poolsFile != "" {
-		return f.poolsAuthorizer(fs)
+		return f.poolsAuthorizer(fs, extra...)
 	}
 	if f.pool == "" {
 		return nil, usagef("--user-pool-id is required (or COGNITO_USER_POOL_ID)")
@@ -91,7 +93,7 @@ func (f *authorizerFlags) authorizer(fs *flag.FlagSet) (*cognito.JWTAuthorizer, 
 		}
 		opts = append(opts, cognito.WithJWKS(b))
 	}
-	z, err := cognito.NewJWTAuthorizer(cfg, opts...)
+	z, err := cognito.NewJWTAuthorizer(cfg, append(opts, extra...)...)
 	if err != nil {
 		return nil, usageError{err}
 	}
@@ -102,6 +104,7 @@ func runVerify(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet("verify", verifySynopsis, e.stdout)
 	var af authorizerFlags
 	af.register(fs)
+	metrics := fs.Bool("metrics", false, "print the metrics of the run on stderr")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -109,7 +112,13 @@ func runVerify(ctx context.Context, e env, args []string) error {
 	if len(rest) > 1 {
 		return usagef("give one TOKEN, or - to read tokens from stdin")
 	}
-	z, err := af.authorizer(fs)
+	var opts []cognito.AuthorizerOption
+	if *metrics {
+		m := newRunMetrics()
+		opts = append(opts, cognito.WithMeterProvider(m.provider))
+		defer func() { _ = m.print(context.WithoutCancel(ctx), e.stderr) }()
+	}
+	z, err := af.authorizer(fs, opts...)
 	if err != nil {
 		return err
 	}

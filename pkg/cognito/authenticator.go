@@ -59,6 +59,7 @@ type ClientCredentialsAuthenticator struct {
 	refreshAhead float64
 	retry        retrier
 	circuit      *circuit
+	tel          *authnTelemetry // nil without a meter provider
 
 	client   *gen.ClientWithResponses
 	basic    secretString // "Basic " + base64(urlencode(id) ":" urlencode(secret))
@@ -81,8 +82,9 @@ type ClientCredentialsAuthenticator struct {
 // or http to a loopback host) and returns an error matching [ErrInvalidConfig] otherwise; it makes no
 // request.
 //
-// Options: [WithHTTPClient], [WithClock], [WithLogger], [WithExpiryMargin],
-// [WithRefreshAhead], [WithRetry], [WithCooldown] and [WithTokenStore].
+// Options: [WithHTTPClient], [WithClock], [WithLogger], [WithMeterProvider],
+// [WithTracerProvider], [WithExpiryMargin], [WithRefreshAhead], [WithRetry],
+// [WithCooldown] and [WithTokenStore].
 func NewClientCredentialsAuthenticator(cfg ClientCredentialsConfig, opts ...AuthenticatorOption) (*ClientCredentialsAuthenticator, error) {
 	if cfg.ClientID == "" {
 		return nil, configError("client ID is empty")
@@ -112,6 +114,9 @@ func NewClientCredentialsAuthenticator(cfg ClientCredentialsConfig, opts ...Auth
 	if a.store == nil {
 		a.store = NewMemoryStore()
 	}
+	if a.tel, err = newAuthnTelemetry(o.meterProvider); err != nil {
+		return nil, configError("meter provider: %v", err)
+	}
 	a.attemptTimeout = o.httpClient.Timeout
 	if a.attemptTimeout <= 0 {
 		a.attemptTimeout = DefaultHTTPTimeout
@@ -128,7 +133,7 @@ func NewClientCredentialsAuthenticator(cfg ClientCredentialsConfig, opts ...Auth
 	noRedirects := *o.httpClient
 	noRedirects.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	a.client, err = gen.NewClientWithResponses(server,
-		gen.WithHTTPClient(limitedDoer{client: &noRedirects, limit: maxResponseBody}),
+		gen.WithHTTPClient(o.traced(limitedDoer{client: &noRedirects, limit: maxResponseBody}, spanTokenRequest)),
 		gen.WithRequestEditorFn(a.editRequest))
 	if err != nil {
 		return nil, configError("token URL: %v", err)

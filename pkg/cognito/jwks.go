@@ -67,6 +67,7 @@ type jwksCache struct {
 	fetchTimeout time.Duration
 	gens         *atomic.Uint64   // shared by the authorizer's issuers
 	onChange     func(*jwksCache) // called after the key set changed (not on the first load)
+	tel          *authzTelemetry  // nil without a meter provider
 	parse        func([]byte) (*keySet, error)
 
 	set atomic.Pointer[keySet]
@@ -91,6 +92,7 @@ type jwksFlight struct {
 	// unknownKid: some caller waits for this fetch because of a kid it did not know.
 	// Guarded by jwksCache.mu.
 	unknownKid bool
+	started    time.Time // for the fetch duration metric; zero without one
 }
 
 // key returns the public key for kid from the issuer's key set, loading or refetching the
@@ -209,6 +211,9 @@ func (c *jwksCache) unavailable(detail string, err error) error {
 // it; fetchTimeout bounds it. c.mu must be held.
 func (c *jwksCache) startLocked(ctx context.Context) *jwksFlight {
 	f := &jwksFlight{}
+	if c.tel != nil {
+		f.started = time.Now()
+	}
 	c.flight = f
 	c.refreshAt.Store(math.MaxInt64)
 	f.call = flight.Start(ctx, c.fetchTimeout, func(ctx context.Context) (struct{}, error) {
@@ -229,6 +234,9 @@ func (c *jwksCache) finish(f *jwksFlight, set *keySet, err error) {
 	c.mu.Lock()
 	now := c.clock()
 	changed := false
+	if c.tel != nil {
+		c.tel.fetched(c.set.Load() == nil, f.unknownKid, err, f.started)
+	}
 	if err == nil {
 		old := c.set.Load()
 		if old != nil && old.sameKeys(set) {

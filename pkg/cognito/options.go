@@ -5,6 +5,9 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Defaults of the tuning options.
@@ -61,8 +64,8 @@ type AuthorizerOption interface {
 	applyAuthorizer(*authorizerOptions)
 }
 
-// Option is an option that both constructors take: [WithHTTPClient], [WithClock] and
-// [WithLogger].
+// Option is an option that both constructors take: [WithHTTPClient], [WithClock],
+// [WithLogger], [WithMeterProvider] and [WithTracerProvider].
 type Option interface {
 	AuthenticatorOption
 	AuthorizerOption
@@ -73,6 +76,9 @@ type sharedOptions struct {
 	httpClient *http.Client
 	clock      func() time.Time
 	logger     *slog.Logger
+
+	meterProvider  metric.MeterProvider // nil: no metrics
+	tracerProvider trace.TracerProvider // nil: no spans
 }
 
 type authenticatorOptions struct {
@@ -95,6 +101,7 @@ type authorizerOptions struct {
 	maxTokenSize       int
 	poolKeys           []staticPoolJWKS
 	checks             []func(context.Context, *Claims) error
+	verifySpans        bool
 }
 
 // staticPoolJWKS is a WithPoolJWKS: static keys for one pool.

@@ -77,7 +77,15 @@ func buildAuthorizer(cfgs []JWTAuthorizerConfig, opts []AuthorizerOption) (*JWTA
 		static[cfgs[0].UserPoolID] = o.staticJWKS
 	}
 	z.verified = newVerifiedCache(o.verifiedCacheSize)
-	doer := limitedDoer{client: o.httpClient, limit: maxResponseBody}
+	ids := make([]string, len(cfgs))
+	for i, cfg := range cfgs {
+		ids[i] = cfg.UserPoolID
+	}
+	var err error
+	if z.tel, err = newAuthzTelemetry(&o, ids); err != nil {
+		return nil, configError("meter provider: %v", err)
+	}
+	doer := o.traced(limitedDoer{client: o.httpClient, limit: maxResponseBody}, spanJWKSFetch)
 	for i, cfg := range cfgs {
 		// poolErr names the pool when there are several, and keeps the one-pool messages
 		// as they were.
@@ -123,7 +131,7 @@ func buildAuthorizer(cfgs []JWTAuthorizerConfig, opts []AuthorizerOption) (*JWTA
 
 // newJWKSCache returns the key cache of one issuer of p: set when the keys are static,
 // else fetched with the generated client.
-func (z *JWTAuthorizer) newJWKSCache(iss string, p *userPool, set *keySet, o authorizerOptions, doer limitedDoer) (*jwksCache, error) {
+func (z *JWTAuthorizer) newJWKSCache(iss string, p *userPool, set *keySet, o authorizerOptions, doer gen.HttpRequestDoer) (*jwksCache, error) {
 	i := strings.LastIndexByte(iss, '/')
 	c := &jwksCache{
 		issuer:       iss,
@@ -136,6 +144,7 @@ func (z *JWTAuthorizer) newJWKSCache(iss string, p *userPool, set *keySet, o aut
 		cooldown:     o.unknownKeyCooldown,
 		fetchTimeout: DefaultHTTPTimeout,
 		gens:         &z.keyGens,
+		tel:          z.tel,
 		parse: func(body []byte) (*keySet, error) {
 			return parseJWKS(body, o.logger, iss)
 		},

@@ -26,6 +26,7 @@ type cacheEntry struct {
 	tok *Token
 	schedule
 	refreshing atomic.Bool // a background refresh was started for this entry
+	stale      bool        // the token kept after its refresh failed
 }
 
 // entry is GetToken returning the cache entry, whose schedule the adapters need. The
@@ -34,12 +35,21 @@ func (a *ClientCredentialsAuthenticator) entry(ctx context.Context) (*cacheEntry
 	if e := a.cur.Load(); e != nil {
 		now := a.now()
 		if now.Before(e.refreshAt) {
+			if a.tel != nil {
+				a.tel.served(e)
+			}
 			return e, nil
 		}
 		if now.Before(e.freshUntil) {
+			if a.tel != nil {
+				a.tel.cache.Inc(cacheRefreshAhead)
+			}
 			a.startRefresh(ctx, e)
 			return e, nil
 		}
+	}
+	if a.tel != nil {
+		a.tel.cache.Inc(cacheMiss)
 	}
 	return a.wait(ctx)
 }
@@ -163,7 +173,7 @@ func (a *ClientCredentialsAuthenticator) keep(old *cacheEntry, until time.Time) 
 	if until.After(old.tok.ExpiresAt) {
 		until = old.tok.ExpiresAt
 	}
-	e := &cacheEntry{tok: old.tok, schedule: schedule{refreshAt: until, freshUntil: later(old.freshUntil, until)}}
+	e := &cacheEntry{tok: old.tok, schedule: schedule{refreshAt: until, freshUntil: later(old.freshUntil, until)}, stale: true}
 	if a.cur.CompareAndSwap(old, e) {
 		return e, true
 	}

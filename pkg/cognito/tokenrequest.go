@@ -55,7 +55,7 @@ func (a *ClientCredentialsAuthenticator) fetch(ctx context.Context) (*Token, err
 	var tok *Token
 	var lastRetryAfter time.Duration
 	attempts, err := r.do(ctx, func(ctx context.Context) (time.Duration, bool, error) {
-		t, retryAfter, retryable, err := a.request(ctx)
+		t, retryAfter, retryable, err := a.observedRequest(ctx)
 		tok, lastRetryAfter = t, retryAfter
 		return retryAfter, retryable, err
 	})

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/cognitokit/cognitokit/pkg/cognito"
 )
 
@@ -25,6 +27,10 @@ type middlewareConfig struct {
 	write  ErrorWriter
 	logger *slog.Logger
 	checks map[string]CheckFunc
+
+	meterProvider metric.MeterProvider
+	tracing       bool
+	tel           *policyTelemetry // nil without a provider
 }
 
 func newMiddlewareConfig(opts []MiddlewareOption) middlewareConfig {
@@ -34,6 +40,7 @@ func newMiddlewareConfig(opts []MiddlewareOption) middlewareConfig {
 			o(&cfg)
 		}
 	}
+	cfg.tel = newPolicyTelemetry(&cfg)
 	return cfg
 }
 
@@ -112,6 +119,9 @@ func middleware(current func() *Policy, v Verifier, cfg middlewareConfig) func(h
 				cfg.deny(w, r, cfg.denial(d, ""))
 				return
 			}
+			if cfg.tel != nil {
+				cfg.tel.decided(r, d.Route, outcomeAllow, d.Status, "")
+			}
 			next.ServeHTTP(w, r)
 		})
 	}
@@ -147,6 +157,9 @@ func (c *middlewareConfig) denial(d Decision, tokenError string) Denial {
 }
 
 func (c *middlewareConfig) deny(w http.ResponseWriter, r *http.Request, d Denial) {
+	if c.tel != nil {
+		c.tel.decided(r, d.Route, string(d.Code), d.Status, d.TokenError)
+	}
 	c.logger.LogAttrs(r.Context(), slog.LevelDebug, "policy: request denied",
 		slog.String("method", r.Method), slog.String("route", d.Route),
 		slog.Int("status", d.Status), slog.String("code", string(d.Code)), slog.String("token_error", d.TokenError),

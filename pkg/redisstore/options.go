@@ -3,6 +3,9 @@ package redisstore
 import (
 	"log/slog"
 	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Defaults of the options.
@@ -35,6 +38,9 @@ type options struct {
 	cooldown time.Duration
 	logger   *slog.Logger
 	clock    func() time.Time
+
+	meterProvider  metric.MeterProvider
+	tracerProvider trace.TracerProvider
 }
 
 func newOptions(opts []Option) options {

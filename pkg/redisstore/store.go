@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/cognitokit/cognitokit/pkg/cognito"
 )
@@ -38,6 +39,8 @@ type Store struct {
 	locks, lockWaits, shared atomic.Uint64
 	fallbacks, lostLocks     atomic.Uint64
 	heldOff, cooldowns       atomic.Uint64
+
+	tracer trace.Tracer // nil unless WithTracerProvider
 }
 
 // Stats are counts of what a [Store] did since it was built.
@@ -78,7 +81,16 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("redisstore: client is nil")
 	}
-	return &Store{client: client, options: newOptions(opts)}, nil
+	s := &Store{client: client, options: newOptions(opts)}
+	if s.tracerProvider != nil {
+		s.tracer = s.tracerProvider.Tracer(scopeName)
+	}
+	if s.meterProvider != nil {
+		if err := s.registerMetrics(s.meterProvider); err != nil {
+			return nil, fmt.Errorf("redisstore: meter provider: %w", err)
+		}
+	}
+	return s, nil
 }
 
 // Stats returns the store's counters.
@@ -411,7 +423,7 @@ func (s *Store) await(ctx context.Context, wakeKey string, pttl time.Duration) (
 	return decode(msg[1]), nil
 }
 
-// call runs one Redis call bounded by ctx and bound. go-redis applies a context's
+// doCall runs one Redis call bounded by ctx and bound. go-redis applies a context's
 // deadline to socket reads only when the client has ContextTimeoutEnabled, which is the
 // user's choice: the call runs in its own goroutine, and the caller stops waiting for it
 // when ctx or bound ends; the call itself ends by go-redis's own read timeout. f must
@@ -421,7 +433,7 @@ func (s *Store) await(ctx context.Context, wakeKey string, pttl time.Duration) (
 // for the cooldown; a success after a failure ends that. A call given up on may still
 // run: a lock taken that way is never released by this instance and expires after the
 // lock TTL, which the other instances then wait for at most.
-func (s *Store) call(ctx context.Context, op string, bound time.Duration, f func(context.Context) error) error {
+func (s *Store) doCall(ctx context.Context, op string, bound time.Duration, f func(context.Context) error) error {
 	if until := s.downUntil.Load(); until != 0 && s.clock().UnixNano() < until {
 		s.fallbacks.Add(1)
 		return &unavailableError{op: op, err: errCoolingOff}
