@@ -185,7 +185,7 @@ var verifyOutcomes = []string{
 	ReasonCode(ErrInvalidSignature), ReasonCode(ErrInvalidIssuer), ReasonCode(ErrInvalidTokenUse),
 	ReasonCode(ErrInvalidClient), ReasonCode(ErrTokenExpired), ReasonCode(ErrTokenNotYetValid),
 	ReasonCode(ErrIssuedInFuture), ReasonCode(ErrMissingClaim), ReasonCode(ErrInsufficientScope),
-	ReasonCode(ErrNotInGroup), ReasonCode(ErrJWKSUnavailable),
+	ReasonCode(ErrNotInGroup), ReasonCode(ErrJWKSUnavailable), ReasonCode(ErrCustomCheck),
 	"other",
 }
 
@@ -308,6 +308,16 @@ func (t *authzTelemetry) poolIndex(c *Claims) int {
 	return len(t.pools) - 1
 }
 
+// refusedClaims are the claims of a token refused after its signature verified, or nil.
+// A function of its own so that its error target escapes only on the refusal path.
+func refusedClaims(err error) *Claims {
+	var ae *AuthorizationError
+	if errors.As(err, &ae) {
+		return ae.Claims
+	}
+	return nil
+}
+
 // verifyObserved is Verify with metrics and, if asked for, a span.
 func (z *JWTAuthorizer) verifyObserved(ctx context.Context, token string, now time.Time) (*Claims, error) {
 	t := z.tel
@@ -316,10 +326,9 @@ func (z *JWTAuthorizer) verifyObserved(ctx context.Context, token string, now ti
 		ctx, span = t.tracer.Start(ctx, spanVerify)
 	}
 	claims, hit, err := z.check(ctx, token, now)
-	seen := claims // the claims a refused token had, once its signature verified
-	var ae *AuthorizationError
-	if err != nil && errors.As(err, &ae) {
-		seen = ae.Claims
+	seen := claims // or the claims a refused token had, once its signature verified
+	if err != nil {
+		seen = refusedClaims(err)
 	}
 	outcome := 0
 	if err != nil {

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -109,7 +110,17 @@ paths:
 	if complete(half) {
 		t.Fatal("the test's reader did not serve the half-written file")
 	}
-	go w.poll(t.Context())
+	// The poller ends, and is waited for, before the test's files are removed.
+	ctx, cancel := context.WithCancel(t.Context())
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		w.poll(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-polled
+	})
 	for p := testkit.Within(t, reloaded, 10*time.Second, "the reload of the complete file"); !complete(p); {
 		p = testkit.Within(t, reloaded, 10*time.Second, "the reload of the complete file")
 	}
