@@ -78,17 +78,25 @@ func clusterOK(addr string) bool {
 	return err == nil && strings.Contains(info, "cluster_state:ok")
 }
 
-// slotOwner is the address of the master serving slot, as the node at addr sees it.
+// slotOwner is the address of the healthy master serving slot, as the node at addr sees
+// it.
 func slotOwner(t testing.TB, addr string, slot int64) string {
 	c := redis.NewClient(&redis.Options{Addr: addr})
 	defer c.Close()
-	slots, err := c.ClusterSlots(t.Context()).Result()
+	shards, err := c.ClusterShards(t.Context()).Result()
 	if err != nil {
 		return ""
 	}
-	for _, s := range slots {
-		if int64(s.Start) <= slot && slot <= int64(s.End) && len(s.Nodes) > 0 {
-			return s.Nodes[0].Addr
+	for _, sh := range shards {
+		for _, r := range sh.Slots {
+			if r.Start > slot || slot > r.End {
+				continue
+			}
+			for _, n := range sh.Nodes {
+				if n.Role == "master" && n.Health == "online" {
+					return n.IP + ":" + strconv.FormatInt(n.Port, 10)
+				}
+			}
 		}
 	}
 	return ""
