@@ -325,8 +325,8 @@ func (z *JWTAuthorizer) Verify(ctx context.Context, token string) (*Claims, erro
 	return z.verify(ctx, token, now, bucket)
 }
 
-// verify is Verify without the verified-token cache lookup; bucket is the token's bucket
-// in that cache, if there is one.
+// verify is Verify without the verified-token cache lookup; bucket is the token's hash in
+// that cache, if there is one.
 func (z *JWTAuthorizer) verify(ctx context.Context, token string, now time.Time, bucket uint64) (*Claims, error) {
 	scratch, _ := z.scratch.Get().(*[]byte)
 	if scratch == nil {
@@ -395,7 +395,7 @@ func (z *JWTAuthorizer) verify(ctx context.Context, token string, now time.Time,
 		return nil, err
 	}
 	if z.verified != nil {
-		z.verified.putAt(bucket, &verifiedEntry{token: strings.Clone(token), claims: claims, keys: keys, gen: set.gen})
+		z.verified.putAt(bucket, token, &verifiedEntry{claims: claims, keys: keys, gen: set.gen})
 	}
 	return claims, nil
 }
