@@ -18,7 +18,20 @@ NODE_SECONDS    ?= 1
 # load: seconds of load per phase (with the policy middleware, then without)
 LOAD_DURATION   ?= 30s
 
-.PHONY: all generate build test lint check-generated bench bench-peers load demo clean corpus interop fuzz
+.PHONY: all generate build test lint check-generated bench bench-peers load demo clean corpus interop fuzz \
+	build-boring test-boring bench-boring
+
+# BoringCrypto builds: crypto/rsa (and the rest of crypto/*) runs BoringSSL's code, linked
+# in through cgo; linux/amd64 and linux/arm64 only, and a C compiler is needed.
+BORING_ENV      := CGO_ENABLED=1 GOEXPERIMENT=boringcrypto
+# Where `make build-boring` writes its binaries.
+BIN_DIR         ?= bin
+# Prints why BoringCrypto cannot be built here, or nothing when it can.
+BORING_UNAVAILABLE = platform=$$($(GO) env GOOS)/$$($(GO) env GOARCH); cc=$$($(GO) env CC); \
+	if [ "$$platform" != linux/amd64 ] && [ "$$platform" != linux/arm64 ]; then \
+		echo "BoringCrypto builds exist for linux/amd64 and linux/arm64 only (this is $$platform)"; \
+	elif ! command -v "$${cc%% *}" >/dev/null 2>&1; then \
+		echo "BoringCrypto needs cgo and a C compiler; '$$cc' is not installed"; fi
 
 all: check-generated lint test
 
@@ -29,6 +42,43 @@ generate:
 ## build: compile every package and the CLI
 build:
 	$(GO) build ./...
+
+## build-boring: the CLI and the example service built with BoringCrypto, into BIN_DIR
+build-boring:
+	@why=$$($(BORING_UNAVAILABLE)); if [ -n "$$why" ]; then echo "make build-boring: $$why"; exit 1; fi
+	$(BORING_ENV) $(GO) build -o $(BIN_DIR)/cognitokit ./cmd/cognitokit
+	$(BORING_ENV) $(GO) build -o $(BIN_DIR)/orders ./examples/orders/cmd/orders
+	@$(GO) version -m $(BIN_DIR)/cognitokit | grep -q 'GOEXPERIMENT=boringcrypto' && echo "$(BIN_DIR)/cognitokit and $(BIN_DIR)/orders: BoringCrypto"
+
+## test-boring: under BoringCrypto, the CLI and the example service build, pkg/cognito's
+## and pkg/policy's tests and the token corpus pass, and the fuzz targets FuzzRS256 (RS256
+## against a math/big reference) and FuzzVerify run for FUZZTIME each; a check that the
+## build really is BoringCrypto; skips with a message where it cannot be built
+test-boring:
+	@why=$$($(BORING_UNAVAILABLE)); if [ -n "$$why" ]; then echo "make test-boring: SKIPPED: $$why"; exit 0; fi; \
+	set -e; \
+	$(BORING_ENV) $(GO) build ./cmd/cognitokit ./examples/orders/cmd/orders; \
+	$(BORING_ENV) $(GO) test -count=1 -v -run '^TestBoringCryptoEnabled$$' ./internal/corpus/ | tee /dev/stderr | grep -q -- '--- PASS: TestBoringCryptoEnabled' || \
+		{ echo "make test-boring: the build is not BoringCrypto"; exit 1; }; \
+	$(BORING_ENV) $(GO) test -count=1 ./pkg/cognito/ ./pkg/policy/ ./internal/corpus/; \
+	$(BORING_ENV) $(GO) test -run='^$$' -fuzz='^FuzzRS256$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./pkg/cognito; \
+	$(BORING_ENV) $(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./pkg/cognito
+
+## bench-boring: BenchmarkVerify* of pkg/cognito in the default build, under BoringCrypto
+## and with GODEBUG=fips140=on (Go's FIPS 140-3 mode), in alternating rounds; benchstat
+bench-boring:
+	@why=$$($(BORING_UNAVAILABLE)); if [ -n "$$why" ]; then echo "make bench-boring: $$why"; exit 1; fi; \
+	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(GO) test -c -o $$tmp/default.test ./pkg/cognito; \
+	$(BORING_ENV) $(GO) test -c -o $$tmp/boring.test ./pkg/cognito; \
+	: >bench-default.out; : >bench-boring.out; : >bench-fips.out; \
+	for round in $$(seq $(BENCH_COUNT)); do \
+		echo "== round $$round of $(BENCH_COUNT)"; \
+		(cd pkg/cognito && $$tmp/default.test -test.run='^$$' -test.bench='^BenchmarkVerify' -test.benchmem -test.benchtime=$(BENCH_TIME)) | tee -a bench-default.out; \
+		(cd pkg/cognito && $$tmp/boring.test -test.run='^$$' -test.bench='^BenchmarkVerify' -test.benchmem -test.benchtime=$(BENCH_TIME)) | tee -a bench-boring.out; \
+		(cd pkg/cognito && GODEBUG=fips140=on $$tmp/default.test -test.run='^$$' -test.bench='^BenchmarkVerify' -test.benchmem -test.benchtime=$(BENCH_TIME)) | tee -a bench-fips.out; \
+	done; \
+	$(GO) run $(BENCHSTAT) default=bench-default.out boringcrypto=bench-boring.out fips140=bench-fips.out
 
 ## test: every test of every package, with the race detector
 test:
@@ -73,10 +123,11 @@ interop:
 	$(GO) vet -tags interop ./internal/interop/; \
 	INTEROP_DIR="$(INTEROP_DIR)" $(GO) test -tags interop -race -count=1 -v ./internal/interop/
 
-## fuzz: run each fuzz target for FUZZTIME (default 60s): Verify, the token-response
-## decoder, the policy loader, the Authorization header parser and routing parity
+## fuzz: run each fuzz target for FUZZTIME (default 60s): Verify, RS256 against a math/big
+## reference, the token-response decoder, the policy loader, the Authorization header parser and routing parity
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./pkg/cognito
+	$(GO) test -run='^$$' -fuzz='^FuzzRS256$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./pkg/cognito
 	$(GO) test -run='^$$' -fuzz='^FuzzTokenAnswer$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./pkg/cognito
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./pkg/policy
 	$(GO) test -run='^$$' -fuzz='^FuzzBearerToken$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./pkg/policy
@@ -97,4 +148,5 @@ demo:
 	$(GO) run ./cmd/cognitokit demo
 
 clean:
-	rm -f bench.out bench/peers.out bench/node.out bench/results.md
+	rm -f bench.out bench-default.out bench-boring.out bench-fips.out bench/peers.out bench/node.out bench/results.md
+	rm -rf $(BIN_DIR)

@@ -36,10 +36,10 @@ type Library struct {
 	New func(c *corpus.Corpus) (Verifier, func(), error)
 }
 
-// Libraries lists cognitokit first, then the Go peers.
+// Libraries lists cognitokit first (named with CryptoBuild's suffix), then the Go peers.
 func Libraries() []Library {
 	return []Library{
-		{Name: "cognitokit", RemembersTokens: true, New: newCognitokit},
+		{Name: "cognitokit" + CryptoBuild(), RemembersTokens: true, New: newCognitokit},
 		{Name: "go-oidc", New: newGoOIDC},
 		{Name: "keyfunc+golang-jwt", New: newKeyfunc},
 		{Name: "jwx", New: newJWX},

@@ -282,8 +282,8 @@ func (z *JWTAuthorizer) check(ctx context.Context, token string, now time.Time) 
 	return claims, false, err
 }
 
-// verify is check without the verified-token cache lookup; bucket is the token's bucket
-// in that cache, if there is one.
+// verify is check without the verified-token cache lookup; bucket is the token's hash in
+// that cache, if there is one.
 func (z *JWTAuthorizer) verify(ctx context.Context, token string, now time.Time, bucket uint64) (*Claims, error) {
 	scratch, _ := z.scratch.Get().(*[]byte)
 	if scratch == nil {
@@ -356,7 +356,7 @@ func (z *JWTAuthorizer) verify(ctx context.Context, token string, now time.Time,
 	// Remembered before the custom checks run: the cache holds the built-in verdict only,
 	// and the custom checks run again on every hit, since their answer may change.
 	if z.verified != nil {
-		z.verified.putAt(bucket, &verifiedEntry{token: strings.Clone(token), claims: claims, keys: keys, gen: set.gen})
+		z.verified.putAt(bucket, token, &verifiedEntry{claims: claims, keys: keys, gen: set.gen})
 	}
 	if len(z.checks) > 0 {
 		if err := z.runChecks(ctx, claims); err != nil {

@@ -116,6 +116,18 @@ func TestVerifiedCacheWholeToken(t *testing.T) {
 	wantReason(t, err, ErrInvalidSignature)
 	_, err = z.Verify(t.Context(), tok[:strings.LastIndexByte(tok, '.')]+".")
 	wantReason(t, err, ErrInvalidSignature)
+	// The entry keeps the end of the token, not the token: a token with the cached
+	// token's signature, length and tail but another payload byte is not it.
+	dot := strings.IndexByte(tok, '.')
+	flip := []byte(tok)
+	flip[dot+5] ^= 'A' ^ 'B'
+	if flip[dot+5] == tok[dot+5] || strings.ContainsAny(string(flip[dot+5]), ".=") {
+		t.Fatal("test token byte not flipped")
+	}
+	_, err = z.Verify(t.Context(), string(flip))
+	if err == nil {
+		t.Fatal("a token with another payload and the cached token's signature was accepted")
+	}
 }
 
 // TestVerifiedCacheBounded: the cache never holds more than its size, and evicted tokens
@@ -170,17 +182,17 @@ func TestVerifiedCacheSets(t *testing.T) {
 	keys := &jwksCache{}
 	keys.set.Store(&keySet{gen: 7})
 	v := newVerifiedCache(2) // a single set of two
-	entry := func(tok string) *verifiedEntry {
-		return &verifiedEntry{token: tok, claims: &Claims{Sub: tok}, keys: keys, gen: 7}
+	put := func(tok string) {
+		v.put(tok, &verifiedEntry{claims: &Claims{Sub: tok}, keys: keys, gen: 7})
 	}
-	v.put(entry("a"))
-	v.put(entry("b"))
+	put("a")
+	put("b")
 	for _, tok := range []string{"a", "b"} {
 		if e := v.get(tok); e == nil || e.claims.Sub != tok {
 			t.Fatalf("get(%q) = %v", tok, e)
 		}
 	}
-	v.put(entry("c"))
+	put("c")
 	hits := 0
 	for _, tok := range []string{"a", "b", "c"} {
 		if e := v.get(tok); e != nil {
@@ -195,6 +207,21 @@ func TestVerifiedCacheSets(t *testing.T) {
 	}
 	if v.get("zzz") != nil {
 		t.Fatal("hit for a token never stored")
+	}
+	// A lookup compares the hash, the length and the tail, each on its own: given the hash
+	// of a stored token (as a maphash collision would), another length or another tail
+	// still misses, and another hash misses whatever the rest.
+	long := strings.Repeat("x", 2*tailSize)
+	v.put(long, &verifiedEntry{claims: &Claims{Sub: long}, keys: keys, gen: 7})
+	if e := v.get(long); e == nil || e.claims.Sub != long {
+		t.Fatal("long token not found")
+	}
+	h := v.bucket(long)
+	if v.getAt(h, long[:len(long)-1]+"z") != nil || v.getAt(h, long[1:]) != nil || v.getAt(h, "z"+long) != nil {
+		t.Fatal("hit for a token with another tail or length")
+	}
+	if v.getAt(h+2*v.sets, long) != nil {
+		t.Fatal("hit for a token with another hash in the same set")
 	}
 	keys.set.Store(&keySet{gen: 8})
 	if v.get("c") != nil {

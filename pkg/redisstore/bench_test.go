@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"sync"
@@ -73,46 +74,62 @@ func BenchmarkFleetColdFetch(b *testing.B) {
 		name  string
 		fleet []*instance
 	}{{"store=none", private}, {"store=redis", shared}} {
-		b.Run(c.name, func(b *testing.B) {
-			fleet := c.fleet
-			eachToken(b, fleet)
-			var cmds, maxCmds, requests float64
-			for b.Loop() {
-				b.StopTimer()
-				for _, in := range fleet {
-					in.auth.Invalidate()
-				}
-				for _, in := range fleet {
-					in.cmds.reset()
-				}
-				before := srv.Requests(cognitotest.EndpointToken)
-				b.StartTimer()
-
-				var wg sync.WaitGroup
-				for _, in := range fleet {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						if _, err := in.auth.GetToken(context.Background()); err != nil {
-							b.Error(err)
-						}
-					}()
-				}
-				wg.Wait()
-
-				b.StopTimer()
-				requests += float64(srv.Requests(cognitotest.EndpointToken) - before)
-				counts := make([]int64, len(fleet))
-				for i, in := range fleet {
-					counts[i] = in.cmds.n.Load()
-					cmds += float64(counts[i])
-				}
-				maxCmds = max(maxCmds, float64(slices.Max(counts)))
-				b.StartTimer()
-			}
-			b.ReportMetric(requests/float64(b.N), "cognito-reqs/op")
-			b.ReportMetric(cmds/float64(b.N)/float64(len(fleet)), "redis-cmds/instance")
-			b.ReportMetric(maxCmds, "max-redis-cmds/instance")
-		})
+		b.Run(c.name, func(b *testing.B) { coldFetch(b, srv, c.fleet) })
 	}
+}
+
+// BenchmarkFleetColdFetchScale is BenchmarkFleetColdFetch's store=redis at 2, 20 and 100
+// instances: how the Redis commands per instance and the token requests grow with the
+// fleet.
+func BenchmarkFleetColdFetchScale(b *testing.B) {
+	r := startRedis(b)
+	srv, cfg := startCognito(b, nil)
+	for _, n := range []int{2, 20, 100} {
+		fleet := newFleet(b, n, r.Addr(), cfg, nil)
+		b.Run(fmt.Sprintf("instances=%d", n), func(b *testing.B) { coldFetch(b, srv, fleet) })
+	}
+}
+
+// coldFetch invalidates the token of every instance of fleet, then has them all call
+// GetToken at once, and reports the token requests srv answered and the Redis commands
+// each instance sent, per iteration.
+func coldFetch(b *testing.B, srv *cognitotest.Server, fleet []*instance) {
+	eachToken(b, fleet)
+	var cmds, maxCmds, requests float64
+	for b.Loop() {
+		b.StopTimer()
+		for _, in := range fleet {
+			in.auth.Invalidate()
+		}
+		for _, in := range fleet {
+			in.cmds.reset()
+		}
+		before := srv.Requests(cognitotest.EndpointToken)
+		b.StartTimer()
+
+		var wg sync.WaitGroup
+		for _, in := range fleet {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := in.auth.GetToken(context.Background()); err != nil {
+					b.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+
+		b.StopTimer()
+		requests += float64(srv.Requests(cognitotest.EndpointToken) - before)
+		counts := make([]int64, len(fleet))
+		for i, in := range fleet {
+			counts[i] = in.cmds.n.Load()
+			cmds += float64(counts[i])
+		}
+		maxCmds = max(maxCmds, float64(slices.Max(counts)))
+		b.StartTimer()
+	}
+	b.ReportMetric(requests/float64(b.N), "cognito-reqs/op")
+	b.ReportMetric(cmds/float64(b.N)/float64(len(fleet)), "redis-cmds/instance")
+	b.ReportMetric(maxCmds, "max-redis-cmds/instance")
 }
