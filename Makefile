@@ -74,13 +74,15 @@ interop:
 	INTEROP_DIR="$(INTEROP_DIR)" $(GO) test -tags interop -race -count=1 -v ./internal/interop/
 
 ## fuzz: run each fuzz target for FUZZTIME (default 60s): Verify, the token-response
-## decoder, the policy loader, the Authorization header parser and routing parity
+## decoder, the policy loader, the Authorization header parser, routing parity and the
+## forward-auth endpoints of `cognitokit serve`
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./pkg/cognito
 	$(GO) test -run='^$$' -fuzz='^FuzzTokenAnswer$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./pkg/cognito
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./pkg/policy
 	$(GO) test -run='^$$' -fuzz='^FuzzBearerToken$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./pkg/policy
 	$(GO) test -run='^$$' -fuzz='^FuzzRoutingParity$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./pkg/policy
+	$(GO) test -run='^$$' -fuzz='^FuzzEndpoints$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./internal/forwardauth
 ## bench-peers: cognitokit side by side with go-oidc, keyfunc+golang-jwt, jwx and (when node
 ## and npm are installed) aws-jwt-verify, on one token corpus; one table in bench/results.md.
 ## bench/ is its own module: `make test` and `make bench` never enter it.
