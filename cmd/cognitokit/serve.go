@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cognitokit/cognitokit/internal/forwardauth"
+	"github.com/cognitokit/cognitokit/internal/forwardauth/extauthz"
 	"github.com/cognitokit/cognitokit/pkg/policy"
 )
 
@@ -32,6 +33,7 @@ middleware (pkg/policy) makes for that request under the same policy file:
                    X-Forwarded-Uri, X-Forwarded-Host or Host
   /auth/envoy/...  Envoy ext_authz HTTP service (path_prefix: /auth/envoy): the original
                    method, path and Host as sent
+  --grpc-listen    Envoy ext_authz gRPC service (envoy.service.auth.v3.Authorization/Check)
   /healthz         200 while the process runs
   /readyz          200 when the policy is loaded and the pool's keys are usable; 503 once
                    shutting down
@@ -61,6 +63,8 @@ the policy and jwks-file paths are relative to the file:
 type serveFlags struct {
 	pool            authorizerFlags
 	listen, policy  string
+	grpcListen      string
+	grpcRemoveAuthz bool
 	realm, logLevel string
 	config          string
 	trusted         stringList
@@ -77,6 +81,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.Lookup("token-use").DefValue = "any"
 	fs.StringVar(&f.listen, "listen", "", "address to answer proxies on, such as 127.0.0.1:9191 (required)")
 	fs.StringVar(&f.policy, "policy", "", "route policy file, as for the Go middleware (required)")
+	fs.StringVar(&f.grpcListen, "grpc-listen", "", "address to answer Envoy's gRPC ext_authz on (default: none)")
+	fs.BoolVar(&f.grpcRemoveAuthz, "grpc-remove-authorization", false, "gRPC ext_authz: have Envoy drop the Authorization header of allowed requests")
 	fs.Var(&f.trusted, "trusted-proxy", "CIDR or address of a proxy whose forwarded headers are believed (repeatable; default 127.0.0.0/8 and ::1)")
 	fs.Var(&f.headers, "header", "identity header NAME=CLAIM sent on allowed requests, added to the defaults; NAME= removes a default (repeatable)")
 	fs.StringVar(&f.realm, "realm", "api", "realm of the WWW-Authenticate challenges")
@@ -167,6 +173,11 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
+	defer ln.Close()
+	grpcSrv, grpcAddr, err := listenGRPC(f.grpcListen, decider, extauthz.Options{RemoveAuthorization: f.grpcRemoveAuthz, Headers: headers})
+	if err != nil {
+		return usageError{err}
+	}
 
 	var draining atomic.Bool
 	ops := http.NewServeMux()
@@ -210,9 +221,14 @@ func runServe(ctx context.Context, e env, args []string) error {
 		}
 	}()
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
-	logger.Info("serving", "addr", "http://"+ln.Addr().String(), "policy", f.policy, "routes", len(watcher.Policy().Routes()))
+	attrs := []any{"addr", "http://" + ln.Addr().String()}
+	if grpcSrv != nil {
+		go func() { errc <- grpcSrv.serve() }()
+		attrs = append(attrs, "grpc", grpcAddr)
+	}
+	logger.Info("serving", append(attrs, "policy", f.policy, "routes", len(watcher.Policy().Routes()))...)
 	select {
 	case err := <-errc:
 		return err
@@ -222,8 +238,16 @@ func runServe(ctx context.Context, e env, args []string) error {
 	logger.Info("shutting down: finishing the requests in flight", "timeout", f.shutdownTimeout)
 	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), f.shutdownTimeout)
 	defer cancelShutdown()
+	if grpcSrv != nil {
+		go grpcSrv.stop(shutdownCtx)
+	}
 	if err := hs.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutting down: %w", err)
+	}
+	if grpcSrv != nil {
+		if err := grpcSrv.wait(shutdownCtx); err != nil {
+			return fmt.Errorf("shutting down: %w", err)
+		}
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err

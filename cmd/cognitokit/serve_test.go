@@ -12,24 +12,31 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
 	"github.com/cognitokit/cognitokit/pkg/cognitotest"
 )
 
 // served is a running `cognitokit serve`.
 type served struct {
-	cmd    *exec.Cmd
-	addr   string // host:port it answers on
-	lines  chan string
-	mu     sync.Mutex
-	stderr strings.Builder
-	exited chan struct{}
-	err    error // of Wait, once exited is closed
+	cmd      *exec.Cmd
+	addr     string // host:port it answers on
+	grpcAddr string // host:port of its gRPC service, with --grpc-listen
+	lines    chan string
+	mu       sync.Mutex
+	stderr   strings.Builder
+	exited   chan struct{}
+	err      error // of Wait, once exited is closed
 }
 
 // startServe runs `cognitokit serve --listen 127.0.0.1:0 args...` and waits until it
@@ -40,6 +47,9 @@ func startServe(t *testing.T, args ...string) *served {
 	for line := range s.lines {
 		if _, after, ok := strings.Cut(line, "msg=serving addr=http://"); ok {
 			s.addr, _, _ = strings.Cut(after, " ")
+			if _, after, ok := strings.Cut(line, " grpc="); ok {
+				s.grpcAddr, _, _ = strings.Cut(after, " ")
+			}
 			return s
 		}
 	}
@@ -502,5 +512,57 @@ func TestServeGracefulShutdown(t *testing.T) {
 		if !errors.As(s.err, &ee) || ee.ExitCode() != 0 {
 			t.Errorf("serve exit: %v\n%s", s.err, s.output())
 		}
+	}
+}
+
+// TestServeGRPC: Envoy's gRPC ext_authz on --grpc-listen gives the demo's callers the
+// demo's statuses, with the challenge on 401s, identity headers on allowed requests and,
+// with --grpc-remove-authorization, the token removed.
+func TestServeGRPC(t *testing.T) {
+	idp, s := serveDemo(t, "--grpc-listen", "127.0.0.1:0", "--grpc-remove-authorization")
+	if s.grpcAddr == "" {
+		t.Fatalf("no gRPC address logged:\n%s", s.output())
+	}
+	conn, err := grpc.NewClient(s.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := authv3.NewAuthorizationClient(conn)
+	for _, c := range demoCalls() {
+		for _, who := range demoCallers(t, idp) {
+			headers := map[string]string{}
+			if who.token != "" {
+				headers["authorization"] = "Bearer " + who.token
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			resp, err := client.Check(ctx, &authv3.CheckRequest{Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{
+				Http: &authv3.AttributeContext_HttpRequest{Method: c.method, Path: c.path, Host: "orders.example.com", Headers: headers},
+			}}})
+			cancel()
+			if err != nil {
+				t.Fatalf("%s %s as %s: %v", c.method, c.path, who.name, err)
+			}
+			got := 200
+			if d := resp.GetDeniedResponse(); d != nil {
+				got = int(d.GetStatus().GetCode())
+			}
+			where := c.method + " " + c.path + " as " + who.name
+			if want := wantThroughProxy(c, who.name); got != want {
+				t.Errorf("%s: %d; want %d", where, got, want)
+			}
+			if got == 401 && !slices.ContainsFunc(resp.GetDeniedResponse().GetHeaders(), func(h *corev3.HeaderValueOption) bool {
+				return h.GetHeader().GetKey() == "Www-Authenticate" && strings.HasPrefix(h.GetHeader().GetValue(), `Bearer realm="orders"`)
+			}) {
+				t.Errorf("%s: 401 without the challenge: %v", where, resp)
+			}
+			if ok := resp.GetOkResponse(); ok != nil && who.token != "" && c.path != "/healthz" &&
+				(!slices.Contains(ok.GetHeadersToRemove(), "authorization") || len(ok.GetHeaders()) == 0) {
+				t.Errorf("%s: allowed answer %v", where, ok)
+			}
+		}
+	}
+	if err := s.stop(t); err != nil {
+		t.Errorf("serve did not stop cleanly: %v\n%s", err, s.output())
 	}
 }

@@ -40,14 +40,14 @@ func (d *Decider) Handler(next http.Handler) http.Handler {
 // describe an original request.
 func (d *Decider) Endpoint(p Protocol) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		orig, err := d.Original(p, r)
-		if err != nil {
+		var o Outcome
+		if orig, err := d.Original(p, r); err != nil {
 			d.logger.LogAttrs(r.Context(), slog.LevelDebug, "forwardauth: bad request",
 				slog.String("endpoint", p.String()), slog.String("error", err.Error()))
-			writeBadRequest(w, err)
-			return
+			o = BadRequest(err)
+		} else {
+			o = d.Decide(orig)
 		}
-		o := d.Decide(orig)
 		h := w.Header()
 		for k, v := range o.Header {
 			h[k] = v
@@ -60,19 +60,19 @@ func (d *Decider) Endpoint(p Protocol) http.Handler {
 	})
 }
 
-// writeBadRequest answers 400 with a problem body in the middleware's shape, code
-// "bad_request".
-func writeBadRequest(w http.ResponseWriter, err error) {
-	detail := strings.TrimPrefix(err.Error(), "forwardauth: ")
-	h := w.Header()
-	h.Set("Content-Type", "application/problem+json")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusBadRequest)
-	_ = json.NewEncoder(w).Encode(struct {
+// BadRequest is the answer to a request that describes no original request: 400 with a
+// problem body in the middleware's shape, code "bad_request", and err's message as its
+// detail.
+func BadRequest(err error) Outcome {
+	body, _ := json.Marshal(struct {
 		Type   string `json:"type"`
 		Title  string `json:"title"`
 		Status int    `json:"status"`
 		Detail string `json:"detail"`
 		Code   string `json:"code"`
-	}{"about:blank", "Bad Request", http.StatusBadRequest, detail, "bad_request"})
+	}{"about:blank", "Bad Request", http.StatusBadRequest, strings.TrimPrefix(err.Error(), "forwardauth: "), "bad_request"})
+	h := http.Header{}
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	return Outcome{Status: http.StatusBadRequest, Header: h, Body: append(body, '\n')}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/cognitokit/cognitokit/internal/forwardauth"
+	"github.com/cognitokit/cognitokit/internal/forwardauth/extauthz"
 	"github.com/cognitokit/cognitokit/pkg/cognito"
 	"github.com/cognitokit/cognitokit/pkg/policy"
 )
@@ -53,6 +54,7 @@ func TestParityWithMiddleware(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			d := newDecider(t, forwardauth.Static(p), f.authz)
 			h := d.Handler(http.NotFoundHandler())
+			grpcSrv := extauthz.New(d, extauthz.Options{})
 			n, statuses := 0, map[int]int{}
 			for _, target := range targets(p) {
 				for _, method := range methods {
@@ -63,6 +65,14 @@ func TestParityWithMiddleware(t *testing.T) {
 								t.Fatalf("test request %s %s is not one a server accepts", method, target)
 							}
 							ref, claims := reference(p, f.authz, want)
+							if strings.HasPrefix(target, "/") {
+								got := checkGRPC(t, grpcSrv, method, target, host, c.auth)
+								n++
+								statuses[got.Code]++
+								if msg := compare(ref, claims, got); msg != "" {
+									t.Errorf("%s %s %s as %s through gRPC Check: %s", method, host, target, c.name, msg)
+								}
+							}
 							for _, proto := range protocols {
 								raw, ok := endpointRequest(proto, method, target, host, c)
 								if !ok {
@@ -163,12 +173,18 @@ func TestParityKeysUnavailable(t *testing.T) {
 	p := policies(t)["pkg/policy/testdata/routes.yaml"]
 	d := newDecider(t, forwardauth.Static(p), unavailable{})
 	h := d.Handler(http.NotFoundHandler())
+	grpcSrv := extauthz.New(d, extauthz.Options{})
 	c := f.callers[3] // orders-admin
 	saw503 := false
 	for _, target := range targets(p) {
 		want, _ := readRequest(t, rawRequest("GET", target, "example.com", authHeaders(c)...), "203.0.113.9:4000")
 		ref, claims := reference(p, unavailable{}, want)
 		saw503 = saw503 || ref.Code == http.StatusServiceUnavailable
+		if strings.HasPrefix(target, "/") {
+			if msg := compare(ref, claims, checkGRPC(t, grpcSrv, "GET", target, "example.com", c.auth)); msg != "" {
+				t.Errorf("GET %s through gRPC Check: %s", target, msg)
+			}
+		}
 		for _, proto := range protocols {
 			raw, ok := endpointRequest(proto, "GET", target, "example.com", c)
 			if !ok {

@@ -1,6 +1,7 @@
 package forwardauth
 
 import (
+	"context"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -61,9 +62,9 @@ func badRequest(msg string) error { return &BadRequestError{msg: msg} }
 // LoopbackProxies are the trusted proxies when none are configured.
 var loopbackProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 
-// trusts reports whether the peer at remoteAddr ("ip:port", as net/http sets it) is a
-// trusted proxy.
-func (d *Decider) trusts(remoteAddr string) bool {
+// Trusts reports whether the peer at remoteAddr ("ip:port", as net/http and gRPC's peer
+// give it) is a trusted proxy.
+func (d *Decider) Trusts(remoteAddr string) bool {
 	ap, err := netip.ParseAddrPort(remoteAddr)
 	if err != nil {
 		return false
@@ -82,8 +83,8 @@ func (d *Decider) trusts(remoteAddr string) bool {
 // is r's own request line and Host, whatever headers it sent. The result carries r's
 // context. An error is a *BadRequestError.
 func (d *Decider) Original(proto Protocol, r *http.Request) (*http.Request, error) {
-	if !d.trusts(r.RemoteAddr) {
-		return originalRequest(r, r.Method, r.RequestURI, r.Host)
+	if !d.Trusts(r.RemoteAddr) {
+		return OriginalRequest(r.Context(), r.Method, r.RequestURI, r.Host, r.Header["Authorization"])
 	}
 	switch proto {
 	case NginxAuthRequest:
@@ -109,7 +110,7 @@ func (d *Decider) Original(proto Protocol, r *http.Request) (*http.Request, erro
 				return nil, err
 			}
 		}
-		return originalRequest(r, method, target, host)
+		return OriginalRequest(r.Context(), method, target, host, r.Header["Authorization"])
 	case ForwardAuth:
 		method, err := single(r.Header, "X-Forwarded-Method")
 		if err != nil {
@@ -123,13 +124,13 @@ func (d *Decider) Original(proto Protocol, r *http.Request) (*http.Request, erro
 		if err != nil {
 			return nil, err
 		}
-		return originalRequest(r, method, target, host)
+		return OriginalRequest(r.Context(), method, target, host, r.Header["Authorization"])
 	case EnvoyHTTP:
 		target, ok := strings.CutPrefix(r.RequestURI, d.envoyPrefix)
 		if !ok || !strings.HasPrefix(target, "/") {
 			return nil, badRequest("the request target must be " + d.envoyPrefix + " followed by the original path")
 		}
-		return originalRequest(r, r.Method, target, r.Host)
+		return OriginalRequest(r.Context(), r.Method, target, r.Host, r.Header["Authorization"])
 	}
 	return nil, badRequest("unknown protocol")
 }
@@ -189,13 +190,13 @@ var (
 	errHost   = badRequest("the original host is not a valid Host header")
 )
 
-// originalRequest builds the request a Go HTTP/1.1 server would have handed its handler
-// for the request line "method target HTTP/1.1" and Host host, as http.ReadRequest
-// parses it (TestOriginalRequestMatchesReadRequest holds the two equal): an absolute-form
-// target's host wins over the Host header, and a CONNECT's authority-form target is a
-// host, not a path. Only the Authorization headers of r are carried: the policy reads
-// nothing else.
-func originalRequest(r *http.Request, method, target, host string) (*http.Request, error) {
+// OriginalRequest returns the request a Go HTTP/1.1 server would have handed its handler
+// for the request line "method target HTTP/1.1", Host host and these Authorization
+// header values (TestOriginalRequestMatchesReadRequest holds the two equal): an
+// absolute-form target's host wins over the Host header, and a CONNECT's authority-form
+// target is a host, not a path. It carries no other header: the policy reads none. An
+// error is a *BadRequestError.
+func OriginalRequest(ctx context.Context, method, target, host string, authorization []string) (*http.Request, error) {
 	if len(method) > MaxMethodLength || !isToken(method) {
 		return nil, errMethod
 	}
@@ -231,8 +232,8 @@ func originalRequest(r *http.Request, method, target, host string) (*http.Reques
 		host = u.Host
 	}
 	h := make(http.Header, 1)
-	if auth := r.Header["Authorization"]; len(auth) > 0 {
-		h["Authorization"] = auth
+	if len(authorization) > 0 {
+		h["Authorization"] = authorization
 	}
 	out := &http.Request{
 		Method:     method,
@@ -244,9 +245,8 @@ func originalRequest(r *http.Request, method, target, host string) (*http.Reques
 		Body:       http.NoBody,
 		Host:       host,
 		RequestURI: target,
-		RemoteAddr: r.RemoteAddr,
 	}
-	return out.WithContext(r.Context()), nil
+	return out.WithContext(ctx), nil
 }
 
 // isToken reports whether s is an RFC 9110 token, as an HTTP method must be.
