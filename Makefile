@@ -18,7 +18,7 @@ NODE_SECONDS    ?= 1
 # load: seconds of load per phase (with the policy middleware, then without)
 LOAD_DURATION   ?= 30s
 
-.PHONY: all generate build test lint check-generated bench bench-peers load demo clean corpus interop fuzz
+.PHONY: all generate build test lint check-generated bench bench-peers load demo demo-proxy clean corpus interop fuzz
 
 all: check-generated lint test
 
@@ -97,6 +97,13 @@ load:
 ## demo: the SDK end to end against the embedded local Cognito
 demo:
 	$(GO) run ./cmd/cognitokit demo
+
+## demo-proxy: the demo's table through real nginx asking `cognitokit serve` (PROXY=caddy
+## for Caddy); says SKIPPED when the proxy is not installed
+PROXY ?= nginx
+demo-proxy:
+	@if ! command -v $(PROXY) >/dev/null 2>&1; then echo "SKIPPED: $(PROXY) is not installed"; exit 0; fi; \
+	$(GO) run ./cmd/cognitokit demo --proxy $(PROXY)
 
 clean:
 	rm -f bench.out bench/peers.out bench/node.out bench/results.md

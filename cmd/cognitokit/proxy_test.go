@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -14,14 +13,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
-
-// The proxy configurations the documentation shows (docs/proxies), as the tests run
-// them: only the example addresses are replaced with free loopback ports.
-const (
-	exampleProxyAddr    = "127.0.0.1:8080"
-	exampleServeAddr    = "127.0.0.1:9191"
-	exampleUpstreamAddr = "127.0.0.1:8000"
 )
 
 // requireProxy skips the test when the proxy's binary is not installed (.ci/run installs
@@ -62,75 +53,6 @@ func echoUpstream(t *testing.T) *httptest.Server {
 	}))
 	t.Cleanup(srv.Close)
 	return srv
-}
-
-// proxyConfig reads a configuration of testdata/proxies with the example addresses
-// replaced.
-func proxyConfig(t *testing.T, name, proxyAddr, serveAddr, upstreamAddr string) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "proxies", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := strings.NewReplacer(exampleProxyAddr, proxyAddr, exampleServeAddr, serveAddr, exampleUpstreamAddr, upstreamAddr).Replace(string(b))
-	for _, a := range []string{exampleProxyAddr, exampleServeAddr, exampleUpstreamAddr} {
-		if !strings.Contains(string(b), a) {
-			t.Fatalf("%s does not use the example address %s", name, a)
-		}
-	}
-	return text
-}
-
-// startProcess runs a proxy until the test ends and waits for a line of its stderr
-// containing ready.
-func startProcess(t *testing.T, dir, ready string, name string, args ...string) {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "XDG_CONFIG_HOME=" + dir, "XDG_DATA_HOME=" + dir}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second): // a guard
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
-	guard := time.AfterFunc(2*time.Minute, func() { _ = cmd.Process.Kill() })
-	var log strings.Builder
-	found := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		ok := false
-		for sc.Scan() {
-			if !ok {
-				log.WriteString(sc.Text() + "\n")
-				if strings.Contains(sc.Text(), ready) {
-					ok = true
-					found <- true
-				}
-			}
-		}
-		if !ok {
-			found <- false
-		}
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	if !<-found {
-		<-exited
-		t.Fatalf("%s exited before it was ready:\n%s", name, log.String())
-	}
-	guard.Stop()
 }
 
 // tokenSub is the sub claim of a JWT, read without verification (the test made it).
@@ -228,28 +150,33 @@ func proxyFixture(t *testing.T) (callers []caller, serveAddr, upstreamAddr strin
 	return demoCallers(t, idp), s.addr, up.Listener.Addr().String()
 }
 
+// runProxyForTest starts the proxy with its documented configuration until the test ends.
+func runProxyForTest(t *testing.T, kind, serveAddr, upAddr string) string {
+	t.Helper()
+	requireProxy(t, proxyKinds[kind].binary)
+	proxyAddr := freeAddr(t)
+	p, err := startProxy(kind, t.TempDir(), proxyAddr, serveAddr, upAddr, 2*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Stop)
+	return proxyAddr
+}
+
 // TestThroughNginx: the demo through real nginx auth_request with the configuration of
 // docs/proxies/nginx.md.
 func TestThroughNginx(t *testing.T) {
-	nginx := requireProxy(t, "nginx")
+	requireProxy(t, "nginx")
 	callers, serveAddr, upAddr := proxyFixture(t)
-	dir := t.TempDir()
-	proxyAddr := freeAddr(t)
-	write(t, filepath.Join(dir, "nginx.conf"), proxyConfig(t, "nginx.conf", proxyAddr, serveAddr, upAddr))
-	startProcess(t, dir, "start worker process", nginx, "-p", dir, "-c", "nginx.conf", "-e", "stderr",
-		"-g", "error_log stderr notice;")
-	throughProxy(t, proxyAddr, callers)
+	throughProxy(t, runProxyForTest(t, "nginx", serveAddr, upAddr), callers)
 }
 
 // TestThroughCaddy: the demo through real Caddy forward_auth with the configuration of
 // docs/proxies/caddy.md; its refusals carry cognitokit's problem body.
 func TestThroughCaddy(t *testing.T) {
-	caddy := requireProxy(t, "caddy")
+	requireProxy(t, "caddy")
 	callers, serveAddr, upAddr := proxyFixture(t)
-	dir := t.TempDir()
-	proxyAddr := freeAddr(t)
-	write(t, filepath.Join(dir, "Caddyfile"), proxyConfig(t, "Caddyfile", proxyAddr, serveAddr, upAddr))
-	startProcess(t, dir, "serving initial configuration", caddy, "run", "--config", "Caddyfile", "--adapter", "caddyfile")
+	proxyAddr := runProxyForTest(t, "caddy", serveAddr, upAddr)
 	throughProxy(t, proxyAddr, callers)
 
 	resp, err := http.Get("http://" + proxyAddr + "/nowhere")
@@ -263,4 +190,37 @@ func TestThroughCaddy(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&problem); err != nil || resp.StatusCode != 403 || problem.Code != "no_route" {
 		t.Errorf("GET /nowhere through Caddy: %d, code %q (%v); want 403 no_route", resp.StatusCode, problem.Code, err)
 	}
+}
+
+// TestProxyDocsShowTheTestedConfigurations: each proxy's page shows, whole, the
+// configuration the tests run.
+func TestProxyDocsShowTheTestedConfigurations(t *testing.T) {
+	for doc, config := range map[string]string{"nginx.md": "nginx.conf", "caddy.md": "Caddyfile"} {
+		page, err := os.ReadFile(filepath.Join("../../docs/proxies", doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join("testdata/proxies", config))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(page), "\n"+string(b)+"```") {
+			t.Errorf("docs/proxies/%s does not show testdata/proxies/%s as it is", doc, config)
+		}
+	}
+}
+
+// TestDemoThroughProxies: `cognitokit demo --proxy` gets the demo's whole table through
+// each real proxy, the service behind it trusting only the proxy's identity headers.
+func TestDemoThroughProxies(t *testing.T) {
+	for _, kind := range []string{"nginx", "caddy"} {
+		t.Run(kind, func(t *testing.T) {
+			requireProxy(t, kind)
+			r := cli(t, "", nil, "demo", "--proxy", kind).must(t, 0)
+			if !strings.Contains(r.stdout, " 0 did not") || !strings.Contains(r.stderr, "docs/proxies/"+kind+".md") {
+				t.Errorf("demo --proxy %s:\n%s\n%s", kind, r.stdout, r.stderr)
+			}
+		})
+	}
+	cli(t, "", nil, "demo", "--proxy", "apache").must(t, 2)
 }

@@ -35,8 +35,7 @@ middleware (pkg/policy) makes for that request under the same policy file:
                    method, path and Host as sent
   --grpc-listen    Envoy ext_authz gRPC service (envoy.service.auth.v3.Authorization/Check)
   /healthz         200 while the process runs
-  /readyz          200 when the policy is loaded and the pool's keys are usable; 503 once
-                   shutting down
+  /readyz          200 when the policy is loaded and the pool's keys are usable
 
 Allowed: 200 with identity headers (X-Auth-Request-User, -Email, -Username, -Groups,
 -Scopes, -Client-Id, -Token-Use, -Pool). No or invalid token: 401 with the RFC 6750
@@ -188,7 +187,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 		rctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		switch {
-		case draining.Load():
+		case draining.Load(): // asked on a connection kept open across SIGTERM
+
 			http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		case watcher.Policy() == nil:
 			http.Error(w, "no policy loaded", http.StatusServiceUnavailable)
