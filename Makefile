@@ -18,7 +18,7 @@ NODE_SECONDS    ?= 1
 # load: seconds of load per phase (with the policy middleware, then without)
 LOAD_DURATION   ?= 30s
 
-.PHONY: all generate build test lint check-generated bench bench-peers load demo demo-proxy clean corpus interop fuzz
+.PHONY: all generate build test lint check-generated bench bench-peers load load-proxy demo demo-proxy clean corpus interop fuzz
 
 all: check-generated lint test
 
@@ -93,6 +93,11 @@ bench-peers:
 ## without the policy middleware (LOAD_DURATION per phase)
 load:
 	cd bench && $(GO) run ./cmd/load -duration=$(LOAD_DURATION) -routes=../examples/orders/routes.yaml
+
+## load-proxy: `cognitokit serve` alone, nginx alone and nginx + auth_request asking serve,
+## on loopback under the same mix (LOAD_DURATION per phase); needs nginx
+load-proxy:
+	cd bench && $(GO) run ./cmd/load -proxy nginx -duration=$(LOAD_DURATION) -routes=../examples/orders/routes.yaml
 
 ## demo: the SDK end to end against the embedded local Cognito
 demo:

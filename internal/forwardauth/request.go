@@ -146,8 +146,14 @@ func single(h http.Header, name string) (string, error) {
 
 // optional returns the value of a header that may be absent, refusing two of them: two
 // values describe two requests, and picking one is picking the one an attacker added.
+// name is as the protocols spell it; canonicalHeader has its canonical form, read from
+// the map directly rather than canonicalised at every request.
 func optional(h http.Header, name string) (string, error) {
-	vs := h.Values(name)
+	key, ok := canonicalHeader[name]
+	if !ok {
+		key = http.CanonicalHeaderKey(name)
+	}
+	vs := h[key]
 	switch len(vs) {
 	case 0:
 		return "", nil
@@ -156,6 +162,15 @@ func optional(h http.Header, name string) (string, error) {
 	}
 	return "", badRequest(name + " is given more than once")
 }
+
+var canonicalHeader = func() map[string]string {
+	m := map[string]string{}
+	for _, name := range []string{"X-Original-Method", "X-Original-URI", "X-Original-URL",
+		"X-Forwarded-Method", "X-Forwarded-Uri", "X-Forwarded-Host"} {
+		m[name] = http.CanonicalHeaderKey(name)
+	}
+	return m
+}()
 
 func forwardedHost(r *http.Request) (string, error) {
 	host, err := optional(r.Header, "X-Forwarded-Host")
