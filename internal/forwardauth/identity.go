@@ -142,13 +142,16 @@ func safeValue(v string) bool {
 	return true
 }
 
-// setIdentity sets the identity headers for c on h; a header whose value is absent or
-// refused is not set, and its name is returned in refused when the claim was present.
+// setIdentity sets the identity headers for c on h (their names canonical, as New makes
+// them); a header whose value is absent or refused is not set, and its name is returned
+// in refused when the claim was present.
 func setIdentity(h http.Header, headers []IdentityHeader, c *cognito.Claims) (refused []string) {
-	for _, ih := range headers {
+	values := make([]string, len(headers)) // one allocation for every header's value slice
+	for i, ih := range headers {
 		v, ok := ih.value(c)
 		if ok {
-			h[ih.canonical()] = []string{v}
+			values[i] = v
+			h[ih.Name] = values[i : i+1 : i+1]
 			continue
 		}
 		if _, present := c.Get(ih.Claim); present {
