@@ -294,7 +294,7 @@ func identityHeaders(changes []string) ([]forwardauth.IdentityHeader, error) {
 	if len(changes) == 0 {
 		return nil, nil
 	}
-	out := append([]forwardauth.IdentityHeader(nil), forwardauth.DefaultHeaders...)
+	out := append([]forwardauth.IdentityHeader(nil), forwardauth.DefaultHeaders()...)
 	for _, c := range changes {
 		name, claim, ok := strings.Cut(c, "=")
 		if ok && strings.TrimSpace(claim) == "" {

@@ -37,7 +37,7 @@ type Config struct {
 	// TrustedProxies are the peers whose forwarded headers are believed. Nil means
 	// loopback (127.0.0.0/8 and ::1); an empty non-nil slice trusts no peer.
 	TrustedProxies []netip.Prefix
-	// Headers are the identity headers of allowed answers. Nil means DefaultHeaders; an
+	// Headers are the identity headers of allowed answers. Nil means DefaultHeaders(); an
 	// empty non-nil slice sends none.
 	Headers []IdentityHeader
 	// EnvoyPrefix is the path under which Envoy's ext_authz HTTP service sends the
@@ -79,7 +79,7 @@ func New(cfg Config) (*Decider, error) {
 		d.trusted = append(d.trusted, p.Masked())
 	}
 	if d.headers == nil {
-		d.headers = DefaultHeaders
+		d.headers = DefaultHeaders()
 	}
 	d.headers = append([]IdentityHeader(nil), d.headers...)
 	for i, h := range d.headers {

@@ -51,7 +51,7 @@ func checkGRPC(t testing.TB, srv *extauthz.Server, method, target, host string, 
 		}
 		set(ok.GetHeaders())
 		// Every identity header is either set or removed: a client's copy never passes.
-		for _, h := range forwardauth.DefaultHeaders {
+		for _, h := range forwardauth.DefaultHeaders() {
 			if (rec.Header().Get(h.Name) == "") != slices.Contains(ok.GetHeadersToRemove(), h.Name) {
 				t.Errorf("%s neither set nor removed exactly once: %v", h.Name, ok.GetHeadersToRemove())
 			}

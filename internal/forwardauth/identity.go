@@ -22,16 +22,20 @@ type IdentityHeader struct {
 	Claim string
 }
 
-// DefaultHeaders are the identity headers of a Decider configured with none.
-var DefaultHeaders = []IdentityHeader{
-	{"X-Auth-Request-User", "sub"},
-	{"X-Auth-Request-Email", "email"},
-	{"X-Auth-Request-Username", "username"},
-	{"X-Auth-Request-Groups", "cognito:groups"},
-	{"X-Auth-Request-Scopes", "scope"},
-	{"X-Auth-Request-Client-Id", "client_id"},
-	{"X-Auth-Request-Token-Use", "token_use"},
-	{"X-Auth-Request-Pool", "pool"},
+// DefaultHeaders returns the identity headers of a Decider configured with none: the
+// caller's sub, email, username, groups, scopes, client, token use and pool, under the
+// X-Auth-Request-* names oauth2-proxy made usual.
+func DefaultHeaders() []IdentityHeader {
+	return []IdentityHeader{
+		{"X-Auth-Request-User", "sub"},
+		{"X-Auth-Request-Email", "email"},
+		{"X-Auth-Request-Username", "username"},
+		{"X-Auth-Request-Groups", "cognito:groups"},
+		{"X-Auth-Request-Scopes", "scope"},
+		{"X-Auth-Request-Client-Id", "client_id"},
+		{"X-Auth-Request-Token-Use", "token_use"},
+		{"X-Auth-Request-Pool", "pool"},
+	}
 }
 
 // ParseIdentityHeader parses "NAME=CLAIM".

@@ -47,7 +47,7 @@ func TestIdentityHeaders(t *testing.T) {
 	}
 	authz := newFixtureAuthorizer(t, idp)
 	logger, logs := testkit.NewLogger()
-	headers := append(slices.Clone(forwardauth.DefaultHeaders),
+	headers := append(slices.Clone(forwardauth.DefaultHeaders()),
 		forwardauth.IdentityHeader{Name: "x-tenant", Claim: "custom:tenant"},
 		forwardauth.IdentityHeader{Name: "X-Level", Claim: "custom:level"},
 		forwardauth.IdentityHeader{Name: "X-Verified", Claim: "email_verified"},

@@ -112,7 +112,7 @@ func compare(ref *httptest.ResponseRecorder, claims *cognito.Claims, got *httpte
 		if claims != nil {
 			want = expectedIdentity(claims)
 		}
-		for _, h := range forwardauth.DefaultHeaders {
+		for _, h := range forwardauth.DefaultHeaders() {
 			if g, w := got.Header().Values(h.Name), want.Values(h.Name); !slices.Equal(g, w) {
 				return fmt.Sprintf("%s = %q; want %q", h.Name, g, w)
 			}
@@ -130,7 +130,7 @@ func compare(ref *httptest.ResponseRecorder, claims *cognito.Claims, got *httpte
 	if got.Body.String() != ref.Body.String() {
 		return fmt.Sprintf("body %s; the middleware's is %s", got.Body, ref.Body)
 	}
-	for _, h := range forwardauth.DefaultHeaders {
+	for _, h := range forwardauth.DefaultHeaders() {
 		if v := got.Header().Get(h.Name); v != "" {
 			return fmt.Sprintf("a denial carries %s", h.Name)
 		}

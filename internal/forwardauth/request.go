@@ -26,6 +26,8 @@ const (
 	EnvoyHTTP
 )
 
+// String returns the protocol's short name, as logs give it: "nginx", "forward" or
+// "envoy".
 func (p Protocol) String() string {
 	switch p {
 	case NginxAuthRequest:

@@ -35,7 +35,7 @@ type Options struct {
 	// requests, so that the upstream never sees the token. False keeps it.
 	RemoveAuthorization bool
 	// Headers are the identity header names the Decider may set (forwardauth.Config's
-	// Headers; nil means forwardauth.DefaultHeaders). Those it does not set on an allowed
+	// Headers; nil means forwardauth.DefaultHeaders()). Those it does not set on an allowed
 	// request are removed from it, so that a copy the client sent never reaches the
 	// upstream.
 	Headers []forwardauth.IdentityHeader
@@ -45,7 +45,7 @@ type Options struct {
 func New(d *forwardauth.Decider, opts Options) *Server {
 	headers := opts.Headers
 	if headers == nil {
-		headers = forwardauth.DefaultHeaders
+		headers = forwardauth.DefaultHeaders()
 	}
 	s := &Server{d: d, opts: opts}
 	for _, h := range headers {
