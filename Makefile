@@ -18,7 +18,7 @@ NODE_SECONDS    ?= 1
 # load: seconds of load per phase (with the policy middleware, then without)
 LOAD_DURATION   ?= 30s
 
-.PHONY: all generate build test lint check-generated bench bench-peers load demo clean corpus interop fuzz \
+.PHONY: all generate build test lint check-generated bench bench-peers load load-proxy demo demo-proxy clean corpus interop fuzz \
 	build-boring test-boring bench-boring
 
 # BoringCrypto builds: crypto/rsa (and the rest of crypto/*) runs BoringSSL's code, linked
@@ -124,7 +124,8 @@ interop:
 	INTEROP_DIR="$(INTEROP_DIR)" $(GO) test -tags interop -race -count=1 -v ./internal/interop/
 
 ## fuzz: run each fuzz target for FUZZTIME (default 60s): Verify, RS256 against a math/big
-## reference, the token-response decoder, the policy loader, the Authorization header parser and routing parity
+## reference, the token-response decoder, the policy loader, the Authorization header parser,
+## routing parity and the forward-auth endpoints of `cognitokit serve`
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./pkg/cognito
 	$(GO) test -run='^$$' -fuzz='^FuzzRS256$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./pkg/cognito
@@ -132,6 +133,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./pkg/policy
 	$(GO) test -run='^$$' -fuzz='^FuzzBearerToken$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./pkg/policy
 	$(GO) test -run='^$$' -fuzz='^FuzzRoutingParity$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./pkg/policy
+	$(GO) test -run='^$$' -fuzz='^FuzzEndpoints$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./internal/forwardauth
 ## bench-peers: cognitokit side by side with go-oidc, keyfunc+golang-jwt, jwx and (when node
 ## and npm are installed) aws-jwt-verify, on one token corpus; one table in bench/results.md.
 ## bench/ is its own module: `make test` and `make bench` never enter it.
@@ -143,9 +145,21 @@ bench-peers:
 load:
 	cd bench && $(GO) run ./cmd/load -duration=$(LOAD_DURATION) -routes=../examples/orders/routes.yaml
 
+## load-proxy: `cognitokit serve` alone, nginx alone and nginx + auth_request asking serve,
+## on loopback under the same mix (LOAD_DURATION per phase); needs nginx
+load-proxy:
+	cd bench && $(GO) run ./cmd/load -proxy nginx -duration=$(LOAD_DURATION) -routes=../examples/orders/routes.yaml
+
 ## demo: the SDK end to end against the embedded local Cognito
 demo:
 	$(GO) run ./cmd/cognitokit demo
+
+## demo-proxy: the demo's table through real nginx asking `cognitokit serve` (PROXY=caddy
+## for Caddy); says SKIPPED when the proxy is not installed
+PROXY ?= nginx
+demo-proxy:
+	@if ! command -v $(PROXY) >/dev/null 2>&1; then echo "SKIPPED: $(PROXY) is not installed"; exit 0; fi; \
+	$(GO) run ./cmd/cognitokit demo --proxy $(PROXY)
 
 clean:
 	rm -f bench.out bench-default.out bench-boring.out bench-fips.out bench/peers.out bench/node.out bench/results.md

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/cognitokit/cognitokit/examples/orders"
+	"github.com/cognitokit/cognitokit/internal/forwardauth"
 	"github.com/cognitokit/cognitokit/pkg/cognito"
 	"github.com/cognitokit/cognitokit/pkg/cognitotest"
 	"github.com/cognitokit/cognitokit/pkg/policy"
@@ -27,7 +30,12 @@ authenticator, mints ID tokens for two users and an expired token, calls every r
 the service with each token and with none, and prints a table: route, caller, status,
 reason, and whether that matched the expectation written in the demo, then a summary of
 the run's OpenTelemetry metrics (token requests, JWKS fetches, cache use, decisions by
-outcome); --metrics prints every series. Exits 0 only if every row matched.`
+outcome); --metrics prints every series. Exits 0 only if every row matched.
+
+With --proxy nginx (or caddy), the same table goes through that real reverse proxy, with
+its configuration of docs/proxies: the proxy asks cognitokit serve about every request,
+and the service behind it has no middleware of its own, only the caller's identity from
+the proxy's X-Auth-Request-* headers. The proxy must be installed.`
 
 // caller is one identity the demo calls the service as.
 type caller struct {
@@ -46,12 +54,16 @@ type call struct {
 func runDemo(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet("demo", demoSynopsis, e.stdout)
 	all := fs.Bool("metrics", false, "print every metric series of the run after the summary")
+	proxy := fs.String("proxy", "", "run the table through this reverse proxy, asking cognitokit serve: nginx or caddy")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(rest) > 0 {
 		return usagef("unexpected argument %q", rest[0])
+	}
+	if _, ok := proxyKinds[*proxy]; *proxy != "" && !ok {
+		return usagef("--proxy: want nginx or caddy, not %q", *proxy)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
@@ -94,10 +106,20 @@ func runDemo(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	svcURL := "http://" + svcLn.Addr().String()
-	svc := orders.New(&http.Client{Transport: outbound.Transport(nil), Timeout: 10 * time.Second}, svcURL)
-	stopSvc := serveInBackground(svcLn, svc.Handler(p, authz, policy.WithRealm("orders"), policy.WithMeterProvider(mp)))
-	defer stopSvc()
-	fmt.Fprintf(e.stderr, "orders service  %s (%d routes in examples/orders/routes.yaml)\n", svcURL, len(p.Routes()))
+	outboundClient := &http.Client{Transport: outbound.Transport(nil), Timeout: 10 * time.Second}
+	if *proxy == "" {
+		svc := orders.New(outboundClient, svcURL)
+		stopSvc := serveInBackground(svcLn, svc.Handler(p, authz, policy.WithRealm("orders"), policy.WithMeterProvider(mp)))
+		defer stopSvc()
+		fmt.Fprintf(e.stderr, "orders service  %s (%d routes in examples/orders/routes.yaml)\n", svcURL, len(p.Routes()))
+	} else {
+		proxyURL, stop, err := demoBehindProxy(e, *proxy, svcLn, outboundClient, p, authz)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		svcURL = proxyURL
+	}
 
 	// 3. Callers: three app clients through the authenticator, two users, an expired
 	// token, and nobody.
@@ -252,4 +274,86 @@ func answerReason(resp *http.Response) string {
 		return problem.Code + ": " + problem.TokenError
 	}
 	return problem.Code
+}
+
+// demoBehindProxy serves the orders service on svcLn without its middleware, trusting
+// the proxy's identity headers, starts cognitokit serve's decider and the proxy in front
+// of both, and returns the proxy's URL, through which the service also calls itself.
+func demoBehindProxy(e env, kind string, svcLn net.Listener, outbound *http.Client, p *policy.Policy, authz *cognito.JWTAuthorizer) (string, func(), error) {
+	var stops []func()
+	stop := func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}
+	fail := func(err error) (string, func(), error) { stop(); svcLn.Close(); return "", nil, err }
+	proxyLn, err := listen() // reserves a free port for the proxy
+	if err != nil {
+		return fail(err)
+	}
+	proxyAddr := proxyLn.Addr().String()
+	proxyLn.Close()
+	proxyURL := "http://" + proxyAddr
+
+	svc := orders.New(outbound, proxyURL)
+	mux := http.NewServeMux()
+	svc.Routes(mux)
+	stops = append(stops, serveInBackground(svcLn, identityFromProxy(mux)))
+
+	d, err := forwardauth.New(forwardauth.Config{Guard: forwardauth.Static(p), Verifier: authz, Realm: "orders"})
+	if err != nil {
+		return fail(err)
+	}
+	serveLn, err := listen()
+	if err != nil {
+		return fail(err)
+	}
+	stops = append(stops, serveInBackground(serveLn, d.Handler(http.NotFoundHandler())))
+
+	dir, err := os.MkdirTemp("", "cognitokit-demo-"+kind)
+	if err != nil {
+		return fail(err)
+	}
+	stops = append(stops, func() { os.RemoveAll(dir) })
+	px, err := startProxy(kind, dir, proxyAddr, serveLn.Addr().String(), svcLn.Addr().String(), 30*time.Second)
+	if err != nil {
+		return fail(err)
+	}
+	stops = append(stops, px.Stop)
+	fmt.Fprintf(e.stderr, "cognitokit serve http://%s (examples/orders/routes.yaml, %d routes)\n", serveLn.Addr(), len(p.Routes()))
+	fmt.Fprintf(e.stderr, "orders service  http://%s, without middleware: it reads X-Auth-Request-*\n", svcLn.Addr())
+	fmt.Fprintf(e.stderr, "%-15s %s, configured as docs/proxies/%s.md shows\n", kind, proxyURL, kind)
+	return proxyURL, stop, nil
+}
+
+// identityFromProxy puts the caller the proxy names in X-Auth-Request-* headers into
+// the request context, as the policy middleware would have: how a service behind
+// cognitokit serve learns who calls. It must only ever be reached through the proxy,
+// which removes client-sent copies of those headers.
+func identityFromProxy(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header
+		if sub := h.Get("X-Auth-Request-User"); sub != "" {
+			raw := map[string]any{"sub": sub, "token_use": h.Get("X-Auth-Request-Token-Use")}
+			if raw["token_use"] == "id" {
+				raw["cognito:username"], raw["aud"] = h.Get("X-Auth-Request-Username"), h.Get("X-Auth-Request-Client-Id")
+			} else {
+				raw["username"], raw["client_id"], raw["scope"] = h.Get("X-Auth-Request-Username"), h.Get("X-Auth-Request-Client-Id"), h.Get("X-Auth-Request-Scopes")
+			}
+			if email := h.Get("X-Auth-Request-Email"); email != "" {
+				raw["email"] = email
+			}
+			if groups := h.Get("X-Auth-Request-Groups"); groups != "" {
+				var list []any
+				for _, g := range strings.Split(groups, ",") {
+					list = append(list, g)
+				}
+				raw["cognito:groups"] = list
+			}
+			if c, err := cognito.NewClaims(raw); err == nil {
+				r = r.WithContext(policy.ContextWithClaims(r.Context(), c))
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }

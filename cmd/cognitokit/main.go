@@ -1,6 +1,7 @@
 // Command cognitokit does Amazon Cognito auth from the shell: it fetches client-credentials
-// tokens, verifies tokens, checks and explains route policies, runs a local Cognito, and
-// demonstrates the SDK end to end.
+// tokens, verifies tokens, checks and explains route policies, answers reverse proxies
+// auth requests with a policy's decisions, runs a local Cognito, and demonstrates the SDK
+// end to end.
 //
 // Usage:
 //
@@ -8,6 +9,7 @@
 //	cognitokit verify  [flags] [TOKEN|-]       verify one token, or one per line from stdin
 //	cognitokit policy check FILE               validate a route policy
 //	cognitokit policy explain FILE --request "GET /orders/7" [--token T | --claims F]
+//	cognitokit serve   --listen A --policy F   answer nginx, Traefik, Caddy and Envoy auth requests
 //	cognitokit local   [--addr A] [--config F] run a local Cognito until interrupted
 //	cognitokit demo                            the SDK end to end against a local Cognito
 //
@@ -36,6 +38,9 @@ Usage:
   cognitokit policy check FILE                 validate a route policy file
   cognitokit policy explain FILE --request "GET /path" [--token T | --claims FILE]
                                                show the route, decision and answer for a request
+  cognitokit serve   --listen ADDR --policy FILE [pool flags]
+                                               answer reverse proxies (nginx auth_request, Traefik,
+                                               Caddy, Envoy ext_authz) with the policy's decisions
   cognitokit local   [--addr 127.0.0.1:9229] [--config local.yaml]
                                                run a local Cognito until interrupted
   cognitokit demo                              run the SDK end to end against a local Cognito
@@ -78,6 +83,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runVerify(ctx, e, args[1:])
 	case "policy":
 		err = runPolicy(ctx, e, args[1:])
+	case "serve":
+		err = runServe(ctx, e, args[1:])
 	case "local":
 		err = runLocal(ctx, e, args[1:])
 	case "demo":

@@ -40,6 +40,15 @@ type authorizerFlags struct {
 }
 
 func (f *authorizerFlags) register(fs *flag.FlagSet) {
+	f.registerPool(fs)
+	fs.Var(&f.scopes, "scope", "required scope; the token needs at least one of those given (repeatable)")
+	fs.Var(&f.groups, "group", "required group; the user must be in at least one of those given (repeatable)")
+}
+
+// registerPool registers the flags that say which tokens are genuine (pool, clients,
+// token use, keys, leeway), without verify's required scopes and groups: serve takes
+// those from its policy.
+func (f *authorizerFlags) registerPool(fs *flag.FlagSet) {
 	fs.StringVar(&f.pool, "user-pool-id", os.Getenv("COGNITO_USER_POOL_ID"), "user pool ID, <region>_<id> (env COGNITO_USER_POOL_ID)")
 	fs.StringVar(&f.region, "region", os.Getenv("AWS_REGION"), "AWS Region of the pool (env AWS_REGION; default: the pool ID's prefix)")
 	fs.StringVar(&f.endpoint, "endpoint", "", "Cognito-compatible base URL instead of AWS (cognitokit local, LocalStack); the issuer becomes <endpoint>/<pool>")
@@ -47,8 +56,6 @@ func (f *authorizerFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.clients, "client-id", "allowed app client ID: client_id of access tokens, aud of ID tokens (repeatable)")
 	fs.BoolVar(&f.anyClient, "any-client", false, "accept tokens of every app client of the pool (when no --client-id is given)")
 	fs.StringVar(&f.tokenUse, "token-use", "access", "token kind accepted: access, id or any")
-	fs.Var(&f.scopes, "scope", "required scope; the token needs at least one of those given (repeatable)")
-	fs.Var(&f.groups, "group", "required group; the user must be in at least one of those given (repeatable)")
 	fs.DurationVar(&f.leeway, "leeway", cognito.DefaultLeeway, "clock skew allowed on exp, nbf and iat")
 	fs.StringVar(&f.poolsFile, "pools", "", "YAML file of several user pools, each with its own settings, instead of the per-pool flags (see docs/cli.md)")
 }

@@ -1,6 +1,8 @@
 // Command load drives the example service stack over loopback HTTP with the
 // repeated-token mix, with and without the policy middleware, and prints requests/s,
-// latency percentiles and memory as a table (`make load`).
+// latency percentiles and memory as a table (`make load`). With -proxy nginx it measures
+// `cognitokit serve` instead, alone and behind nginx auth_request, against nginx alone
+// (`make load-proxy`; see proxy.go).
 //
 // Everything runs in this process on 127.0.0.1: a local Cognito (pkg/cognitotest) the
 // JWTAuthorizer fetches its JWKS from; the orders service's route policy
@@ -42,6 +44,8 @@ type config struct {
 	maxRequests int
 	tokens      int
 	mix         int
+	proxy       string
+	nginxConf   string
 }
 
 func main() {
@@ -54,16 +58,28 @@ func main() {
 	flag.IntVar(&cfg.maxRequests, "max-requests", 20_000_000, "requests per phase at most")
 	flag.IntVar(&cfg.tokens, "tokens", 50, "distinct tokens of the repeated-token mix")
 	flag.IntVar(&cfg.mix, "mix", 10_000, "requests of the mix sequence the clients cycle through")
+	flag.StringVar(&cfg.proxy, "proxy", "", "measure cognitokit serve alone and behind this proxy (nginx) instead of the middleware")
+	flag.StringVar(&cfg.nginxConf, "nginx-conf", "../cmd/cognitokit/testdata/proxies/nginx.conf", "with -proxy nginx: the auth_request configuration")
 	flag.Parse()
 	if cfg.duration <= 0 || cfg.duration > time.Hour || cfg.window <= 0 || cfg.workers < 1 || cfg.workers > 1024 ||
 		cfg.maxRequests < 1 || cfg.tokens < 1 || cfg.mix < cfg.workers {
 		fmt.Fprintln(os.Stderr, "load: -duration must be in (0, 1h], -window positive, -c in [1, 1024], -max-requests and -tokens positive, -mix at least -c")
 		os.Exit(2)
 	}
-	// Bounded whatever happens: the two phases, their warm-ups, and a minute to spare.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*(cfg.duration+cfg.warmup)+time.Minute)
+	// Bounded whatever happens: the phases (three with -proxy), their warm-ups, and two
+	// minutes to spare (building cognitokit for -proxy).
+	ctx, cancel := context.WithTimeout(context.Background(), 3*(cfg.duration+cfg.warmup)+2*time.Minute)
 	defer cancel()
-	if err := run(ctx, cfg); err != nil {
+	runLoad := run
+	switch cfg.proxy {
+	case "":
+	case "nginx":
+		runLoad = runProxy
+	default:
+		fmt.Fprintln(os.Stderr, "load: -proxy: only nginx")
+		os.Exit(2)
+	}
+	if err := runLoad(ctx, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
@@ -73,6 +89,7 @@ func main() {
 // must answer (the mix holds only requests the policy allows).
 type request struct {
 	method, path, authorization string
+	headers                     []string // more headers, name and value
 }
 
 func run(ctx context.Context, cfg config) error {
@@ -254,6 +271,9 @@ func send(ctx context.Context, client *http.Client, base string, r request) (int
 	}
 	if r.authorization != "" {
 		req.Header.Set("Authorization", r.authorization)
+	}
+	for i := 0; i+1 < len(r.headers); i += 2 {
+		req.Header.Set(r.headers[i], r.headers[i+1])
 	}
 	resp, err := client.Do(req)
 	if err != nil {

@@ -1,0 +1,294 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cognitokit/cognitokit/pkg/cognitotest"
+	"github.com/cognitokit/cognitokit/pkg/policy"
+)
+
+// runProxy measures `cognitokit serve` under the repeated-token mix in three phases that
+// take turns window by window: serve alone (the clients ask /auth/nginx as nginx would),
+// nginx alone in front of the service (the documented configuration with auth_request
+// off), and nginx with auth_request asking serve. The service answers {"ok":true} on
+// every route of the policy. serve is built from this repository and run as a process;
+// nginx runs unprivileged with its files in a temporary directory.
+func runProxy(ctx context.Context, cfg config) error {
+	nginx, err := exec.LookPath("nginx")
+	if err != nil {
+		return fmt.Errorf("nginx is not installed: %w", err)
+	}
+	conf, err := os.ReadFile(cfg.nginxConf)
+	if err != nil {
+		return err
+	}
+	const authLine = "auth_request /_cognitokit;"
+	if !strings.Contains(string(conf), authLine) {
+		return fmt.Errorf("%s has no %q line", cfg.nginxConf, authLine)
+	}
+	pol, err := policy.Load(cfg.routes)
+	if err != nil {
+		return err
+	}
+	idpCfg := cognitotest.DefaultConfig()
+	idpURL, idp, stopIdp, err := serveCognito(idpCfg)
+	if err != nil {
+		return err
+	}
+	defer stopIdp()
+	pool := idpCfg.Pools[0]
+
+	dir, err := os.MkdirTemp("", "cognitokit-load-proxy")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "cognitokit")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-C", "..", "-o", bin, "./cmd/cognitokit").CombinedOutput(); err != nil {
+		return fmt.Errorf("building cognitokit: %v\n%s", err, out)
+	}
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--policy", cfg.routes, "--user-pool-id", pool.ID, "--endpoint", idpURL}
+	for _, c := range pool.Clients {
+		args = append(args, "--client-id", c.ID)
+	}
+	serveAddr, servePID, stopServe, err := startServeProcess(ctx, bin, args)
+	if err != nil {
+		return err
+	}
+	defer stopServe()
+
+	mux := http.NewServeMux()
+	body := []byte(`{"ok":true}` + "\n")
+	for _, pattern := range pol.Routes() {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(body)
+		})
+	}
+	upstream, stopUp, err := serve(mux)
+	if err != nil {
+		return err
+	}
+	defer stopUp()
+	upstreamAddr := strings.TrimPrefix(upstream, "http://")
+
+	withAuth, err := startNginx(ctx, nginx, filepath.Join(dir, "auth"), string(conf), serveAddr, upstreamAddr)
+	if err != nil {
+		return err
+	}
+	defer withAuth.stop()
+	alone, err := startNginx(ctx, nginx, filepath.Join(dir, "alone"),
+		strings.Replace(string(conf), authLine, "auth_request off;", 1), serveAddr, upstreamAddr)
+	if err != nil {
+		return err
+	}
+	defer alone.stop()
+
+	mix, err := requestMix(idp, pool, cfg.tokens, cfg.mix)
+	if err != nil {
+		return err
+	}
+	asked := make([]request, len(mix))
+	for i, r := range mix {
+		asked[i] = request{method: "GET", path: "/auth/nginx", authorization: r.authorization,
+			headers: []string{"X-Original-Method", r.method, "X-Original-URI", r.path}}
+	}
+	type proxyPhase struct {
+		*phaseResult
+		mix []request
+	}
+	phases := []proxyPhase{
+		{&phaseResult{name: "cognitokit serve alone (/auth/nginx)", base: "http://" + serveAddr}, asked},
+		{&phaseResult{name: "nginx alone (auth_request off)", base: "http://" + alone.addr}, mix},
+		{&phaseResult{name: "nginx + auth_request → cognitokit serve", base: "http://" + withAuth.addr}, mix},
+	}
+	client := &http.Client{Transport: &http.Transport{
+		MaxIdleConnsPerHost: cfg.workers, MaxConnsPerHost: cfg.workers, DisableCompression: true,
+	}, Timeout: 10 * time.Second}
+	for _, ph := range phases {
+		for i, req := range ph.mix[:min(len(ph.mix), 500)] {
+			if status, err := send(ctx, client, ph.base, req); err != nil || status != http.StatusOK {
+				return fmt.Errorf("%s: %s %s (mix request %d): status %d, %v", ph.name, req.method, req.path, i, status, err)
+			}
+		}
+	}
+	fmt.Printf("load -proxy nginx: GOMAXPROCS %d (load generator and service), nginx worker_processes auto, %d clients, %s per phase in alternating %s windows (after %s warm-up each), %d requests over %d tokens (Zipf), routes %s\n",
+		runtime.GOMAXPROCS(0), cfg.workers, cfg.duration, cfg.window, cfg.warmup, len(mix), cfg.tokens, cfg.routes)
+	for _, ph := range phases {
+		if cfg.warmup > 0 {
+			if _, err := drive(ctx, client, ph.base, ph.mix, cfg.workers, cfg.warmup, cfg.maxRequests); err != nil {
+				return fmt.Errorf("%s: %w", ph.name, err)
+			}
+		}
+	}
+	for done := time.Duration(0); done < cfg.duration; done += cfg.window {
+		w := min(cfg.window, cfg.duration-done)
+		for _, ph := range phases {
+			if ph.requests >= cfg.maxRequests {
+				continue
+			}
+			runtime.GC()
+			r, err := drive(ctx, client, ph.base, ph.mix, cfg.workers, w, cfg.maxRequests-ph.requests)
+			if err != nil {
+				return fmt.Errorf("%s: %w", ph.name, err)
+			}
+			ph.add(r)
+		}
+	}
+	results := make([]*phaseResult, len(phases))
+	for i, ph := range phases {
+		results[i] = ph.phaseResult
+	}
+	printTable(os.Stdout, results)
+	rate := func(p *phaseResult) float64 { return float64(p.requests) / p.elapsed.Seconds() }
+	a, b := results[1], results[2]
+	fmt.Printf("nginx + auth_request: %.1f%% of nginx alone's requests/s; p50 %+.0f µs, p99 %+.0f µs\n",
+		100*rate(b)/rate(a), float64(b.p50-a.p50)/1e3, float64(b.p99-a.p99)/1e3)
+	if rss, peak := pidRSS(servePID); rss > 0 {
+		fmt.Printf("cognitokit serve process at the end: RSS %s, peak RSS %s\n", mib(rss), mib(peak))
+	}
+	return nil
+}
+
+// startServeProcess runs `cognitokit serve` and returns the address it serves on.
+func startServeProcess(ctx context.Context, bin string, args []string) (addr string, pid int, stop func(), err error) {
+	cmd := exec.Command(bin, args...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return "", 0, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", 0, nil, err
+	}
+	stop = func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sent := false
+		for sc.Scan() {
+			if _, after, ok := strings.Cut(sc.Text(), "msg=serving addr=http://"); ok && !sent {
+				a, _, _ := strings.Cut(after, " ")
+				found <- a
+				sent = true
+			}
+		}
+		if !sent {
+			close(found)
+		}
+	}()
+	select {
+	case a, ok := <-found:
+		if !ok {
+			stop()
+			return "", 0, nil, errors.New("cognitokit serve exited at start-up")
+		}
+		return a, cmd.Process.Pid, stop, nil
+	case <-ctx.Done():
+		stop()
+		return "", 0, nil, ctx.Err()
+	}
+}
+
+// nginxProcess is an nginx started by startNginx.
+type nginxProcess struct {
+	addr string
+	cmd  *exec.Cmd
+}
+
+func (p *nginxProcess) stop() {
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	_ = p.cmd.Wait()
+}
+
+// startNginx runs nginx with conf (the documented configuration, its example addresses
+// replaced) in dir, and returns once it listens.
+func startNginx(ctx context.Context, nginx, dir, conf, serveAddr, upstreamAddr string) (*nginxProcess, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	conf = strings.NewReplacer("127.0.0.1:8080", addr, "127.0.0.1:9191", serveAddr, "127.0.0.1:8000", upstreamAddr).Replace(conf)
+	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o600); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(nginx, "-p", dir, "-c", "nginx.conf", "-e", "stderr", "-g", "error_log stderr notice;")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &nginxProcess{addr: addr, cmd: cmd}
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sent := false
+		for sc.Scan() {
+			if !sent && strings.Contains(sc.Text(), "start worker process") {
+				ready <- true
+				sent = true
+			}
+		}
+		if !sent {
+			ready <- false
+		}
+	}()
+	select {
+	case ok := <-ready:
+		if ok {
+			return p, nil
+		}
+		p.stop()
+		return nil, errors.New("nginx exited at start-up")
+	case <-ctx.Done():
+		p.stop()
+		return nil, ctx.Err()
+	}
+}
+
+// pidRSS reads a process's resident set size and its peak from /proc (Linux).
+func pidRSS(pid int) (rss, peak uint64) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		fields := strings.Fields(v)
+		if !ok || len(fields) != 2 || fields[1] != "kB" {
+			continue
+		}
+		n, err := strconv.ParseUint(fields[0], 10, 64)
+		if err != nil {
+			continue
+		}
+		switch k {
+		case "VmRSS":
+			rss = n << 10
+		case "VmHWM":
+			peak = n << 10
+		}
+	}
+	return rss, peak
+}
