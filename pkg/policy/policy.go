@@ -255,8 +255,11 @@ func (p *Policy) Checks() []string {
 }
 
 // missingChecks lists, for each route, the checks it names that registered lacks, as
-// errors located at the route.
+// errors located at the route. A nil policy names none.
 func (p *Policy) missingChecks(registered func(string) bool) []error {
+	if p == nil {
+		return nil
+	}
 	var errs []error
 	for _, r := range p.routes {
 		for _, c := range r.checks {
