@@ -267,20 +267,12 @@ func OriginalRequest(ctx context.Context, method, target, host string, authoriza
 }
 
 // isToken reports whether s is an RFC 9110 token, as an HTTP method must be.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x80 || !tchar[c] {
-			return false
-		}
-	}
-	return true
-}
+func isToken(s string) bool { return s != "" && allIn(s, &tchar) }
 
-var tchar = func() (t [128]bool) {
+var tchar = asciiTable("!#$%&'*+-.^_`|~")
+
+// asciiTable is the set of ASCII letters, digits and the bytes of extra.
+func asciiTable(extra string) (t [128]bool) {
 	for c := '0'; c <= '9'; c++ {
 		t[c] = true
 	}
@@ -290,11 +282,21 @@ var tchar = func() (t [128]bool) {
 	for c := 'A'; c <= 'Z'; c++ {
 		t[c] = true
 	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
+	for _, c := range extra {
 		t[c] = true
 	}
 	return t
-}()
+}
+
+// allIn reports whether every byte of s is in set.
+func allIn(s string, set *[128]bool) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 || !set[c] {
+			return false
+		}
+	}
+	return true
+}
 
 // printable reports whether s has no space, control byte or DEL.
 func printable(s string) bool {
@@ -310,28 +312,6 @@ func printable(s string) bool {
 // golang.org/x/net/http/httpguts.ValidHostHeader (reg-name, IP literal, port, and the
 // sub-delims some clients send). An empty Host is valid (RFC 9112 §3.2: a target without
 // an authority).
-func validHost(h string) bool {
-	for i := 0; i < len(h); i++ {
-		c := h[i]
-		if c >= 0x80 || !hostChar[c] {
-			return false
-		}
-	}
-	return true
-}
+func validHost(h string) bool { return allIn(h, &hostChar) }
 
-var hostChar = func() (t [128]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-	}
-	for c := 'A'; c <= 'Z'; c++ {
-		t[c] = true
-	}
-	for _, c := range "!$%&'()*+,-.:;=[]_~" {
-		t[c] = true
-	}
-	return t
-}()
+var hostChar = asciiTable("!$%&'()*+,-.:;=[]_~")
