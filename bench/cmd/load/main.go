@@ -25,7 +25,6 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -384,34 +383,9 @@ func drive(ctx context.Context, client *http.Client, base string, mix []request,
 	return r, nil
 }
 
-// procRSS reads the resident set size and its peak from /proc (Linux); 0 elsewhere.
-func procRSS() (rss, peak uint64) {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		fields := strings.Fields(v)
-		if len(fields) != 2 || fields[1] != "kB" {
-			continue
-		}
-		n, err := strconv.ParseUint(fields[0], 10, 64)
-		if err != nil {
-			continue
-		}
-		switch k {
-		case "VmRSS":
-			rss = n << 10
-		case "VmHWM":
-			peak = n << 10
-		}
-	}
-	return rss, peak
-}
+// procRSS reads this process's resident set size and its peak from /proc (Linux); 0
+// elsewhere.
+func procRSS() (rss, peak uint64) { return statusRSS("/proc/self/status") }
 
 func printTable(w io.Writer, phases []*phaseResult) {
 	fmt.Fprintln(w)

@@ -268,8 +268,11 @@ func startNginx(ctx context.Context, nginx, dir, conf, serveAddr, upstreamAddr s
 }
 
 // pidRSS reads a process's resident set size and its peak from /proc (Linux).
-func pidRSS(pid int) (rss, peak uint64) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+func pidRSS(pid int) (rss, peak uint64) { return statusRSS("/proc/" + strconv.Itoa(pid) + "/status") }
+
+// statusRSS reads VmRSS and VmHWM from a /proc/<pid>/status file; 0 when unreadable.
+func statusRSS(path string) (rss, peak uint64) {
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return 0, 0
 	}
