@@ -1,6 +1,6 @@
 package cognito
 
-// One test per authorizer bug of the predecessor (DESIGN.md section 7), each of which would
+// One test per authorizer bug of the predecessor (midil-kit's Cognito module), each of which would
 // have caught it.
 
 import (
