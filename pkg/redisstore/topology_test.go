@@ -37,6 +37,18 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
+// failoverFleet is five instances on clients of one topology, their stores quick to try
+// Redis again after a failure (a failover is what the tests wait for).
+func failoverFleet(t *testing.T, clock *fakeClock, cfg cognito.ClientCredentialsConfig, client func() redis.UniversalClient) []*instance {
+	t.Helper()
+	storeOpts := []redisstore.Option{redisstore.WithCooldown(50 * time.Millisecond), redisstore.WithTimeout(2 * time.Second)}
+	fleet := make([]*instance, 5)
+	for i := range fleet {
+		fleet[i] = newInstanceOn(t, client(), cfg, storeOpts, cognito.WithClock(clock.Now))
+	}
+	return fleet
+}
+
 // cluster is a Redis Cluster of three masters with a replica each.
 type cluster struct {
 	nodes []*redisServer
@@ -130,11 +142,7 @@ func TestClusterFleetSharesThroughFailover(t *testing.T) {
 	c := startCluster(t)
 	clock := newFakeClock()
 	srv, cfg := startCognito(t, nil)
-	storeOpts := []redisstore.Option{redisstore.WithCooldown(50 * time.Millisecond), redisstore.WithTimeout(2 * time.Second)}
-	fleet := make([]*instance, 5)
-	for i := range fleet {
-		fleet[i] = newInstanceOn(t, c.client(t), cfg, storeOpts, cognito.WithClock(clock.Now))
-	}
+	fleet := failoverFleet(t, clock, cfg, func() redis.UniversalClient { return c.client(t) })
 	key := fleet[0].store.RedisKey(cognito.TokenKey(cfg))
 
 	probe := c.client(t)
@@ -265,11 +273,7 @@ func TestSentinelFleetSharesThroughFailover(t *testing.T) {
 	s := startSentinels(t)
 	clock := newFakeClock()
 	srv, cfg := startCognito(t, nil)
-	storeOpts := []redisstore.Option{redisstore.WithCooldown(50 * time.Millisecond), redisstore.WithTimeout(2 * time.Second)}
-	fleet := make([]*instance, 5)
-	for i := range fleet {
-		fleet[i] = newInstanceOn(t, s.client(t), cfg, storeOpts, cognito.WithClock(clock.Now))
-	}
+	fleet := failoverFleet(t, clock, cfg, func() redis.UniversalClient { return s.client(t) })
 	getAll(t, fleet, 20)
 	if n := srv.Requests(cognitotest.EndpointToken); n != 1 {
 		t.Fatalf("token requests = %d; want 1 for the fleet", n)
