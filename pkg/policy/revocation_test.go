@@ -13,7 +13,9 @@ import (
 
 type unavailableList struct{}
 
-func (unavailableList) Revoked(*cognito.Claims) (bool, error) { return false, errors.New("out of touch") }
+func (unavailableList) Revoked(*cognito.Claims) (bool, error) {
+	return false, errors.New("out of touch")
+}
 
 // TestMiddlewareRevocation: a revoked token is a 401 whose token error is token_revoked;
 // a list failing closed is a 503, as unreachable keys are.
