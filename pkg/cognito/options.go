@@ -61,11 +61,12 @@ type AuthorizerOption interface {
 	applyAuthorizer(*authorizerOptions)
 }
 
-// Option is an option that both constructors take: [WithHTTPClient], [WithClock] and
+// Option is an option that every constructor takes: [WithHTTPClient], [WithClock] and
 // [WithLogger].
 type Option interface {
 	AuthenticatorOption
 	AuthorizerOption
+	RevokerOption
 }
 
 // sharedOptions are what both constructors are tuned with.
