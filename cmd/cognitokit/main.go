@@ -8,6 +8,8 @@
 //	cognitokit verify  [flags] [TOKEN|-]       verify one token, or one per line from stdin
 //	cognitokit policy check FILE               validate a route policy
 //	cognitokit policy explain FILE --request "GET /orders/7" [--token T | --claims F]
+//	cognitokit revoke  --redis-url URL (--jti|--origin-jti|--sub|--client-id ID) | --list
+//	                                           put an entry on the fleet's revocation list
 //	cognitokit local   [--addr A] [--config F] run a local Cognito until interrupted
 //	cognitokit demo                            the SDK end to end against a local Cognito
 //
@@ -36,6 +38,9 @@ Usage:
   cognitokit policy check FILE                 validate a route policy file
   cognitokit policy explain FILE --request "GET /path" [--token T | --claims FILE]
                                                show the route, decision and answer for a request
+  cognitokit revoke  --redis-url URL (--jti ID | --origin-jti ID | --sub SUB | --client-id ID)
+                     [--issued-before RFC3339] [--issuer ISS] [--ttl D]
+  cognitokit revoke  --redis-url URL --list    put an entry on (or print) the fleet's revocation list
   cognitokit local   [--addr 127.0.0.1:9229] [--config local.yaml]
                                                run a local Cognito until interrupted
   cognitokit demo                              run the SDK end to end against a local Cognito
@@ -78,6 +83,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runVerify(ctx, e, args[1:])
 	case "policy":
 		err = runPolicy(ctx, e, args[1:])
+	case "revoke":
+		err = runRevoke(ctx, e, args[1:])
 	case "local":
 		err = runLocal(ctx, e, args[1:])
 	case "demo":

@@ -71,7 +71,7 @@ func (r result) must(t *testing.T, code int) result {
 func TestHelpOfEveryCommand(t *testing.T) {
 	for _, args := range [][]string{
 		{"--help"}, {"token", "--help"}, {"verify", "--help"}, {"policy", "--help"},
-		{"policy", "check", "--help"}, {"policy", "explain", "--help"}, {"local", "--help"}, {"demo", "--help"},
+		{"policy", "check", "--help"}, {"policy", "explain", "--help"}, {"local", "--help"}, {"demo", "--help"}, {"revoke", "--help"},
 	} {
 		r := cli(t, "", nil, args...).must(t, 0)
 		if !strings.Contains(r.stdout, "Usage") {
