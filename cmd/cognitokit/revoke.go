@@ -157,4 +157,3 @@ func describeRevocation(r cognito.Revocation) string {
 	fmt.Fprintf(&b, " expires=%s", r.Expires.UTC().Format(time.RFC3339))
 	return b.String()
 }
-
