@@ -343,6 +343,9 @@ func (z *JWTAuthorizer) verify(ctx context.Context, token string, now time.Time,
 	p := keys.pool
 	claims.UserPoolID = p.id
 	p.pickClient(claims)
+	if z.revocations != nil {
+		claims.hashIDs()
+	}
 	if err := p.checkClaims(claims, now); err != nil {
 		return nil, withClaims(err, claims)
 	}

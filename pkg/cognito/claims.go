@@ -49,6 +49,12 @@ type Claims struct {
 	// Claims and Token.
 	expiresAt time.Time
 
+	// idHashes are quickHash of JTI, OriginJTI, Sub and ClientID, set by Verify before the
+	// claims are shared (hashed says so), so that a revocation list asked about a cached
+	// token hashes nothing.
+	idHashes [4]uint64
+	hashed   bool
+
 	// raw holds every claim as decoded from JSON (strings, float64 numbers, bools,
 	// []any, map[string]any), including custom:* attributes and unknown claims.
 	raw map[string]any

@@ -262,3 +262,50 @@ func revokedSubject(t testing.TB, sub string) *MemoryRevocationList {
 	addRevocations(t, l, Revocation{Kind: RevokeSubject, ID: sub, IssuedBefore: t0.Add(time.Hour)})
 	return l
 }
+
+// TestRevocationListLayers: entries added one at a time go to the recent layer and are
+// folded into the bulk past maxRecent; lookups, merges, Len, List and Prune see both.
+func TestRevocationListLayers(t *testing.T) {
+	clk := newFakeClock()
+	list := NewRevocationList(WithRevocationClock(clk.Now), WithRevocationTTL(time.Hour))
+	n := maxRecent(0) + 10
+	for i := range n {
+		addRevocations(t, list, Revocation{Kind: RevokeJTI, ID: fmt.Sprint("jti-", i)})
+	}
+	if s := list.snap.Load(); len(s.bulk.all) == 0 || len(s.recent.all) >= n {
+		t.Fatalf("bulk %d, recent %d: no fold", len(s.bulk.all), len(s.recent.all))
+	}
+	for _, i := range []int{0, n / 2, n - 1} {
+		if ok, _ := list.Revoked(&Claims{JTI: fmt.Sprint("jti-", i)}); !ok {
+			t.Errorf("jti-%d not revoked", i)
+		}
+	}
+	if ok, _ := list.Revoked(&Claims{JTI: "jti-x"}); ok {
+		t.Error("an unknown jti revoked")
+	}
+	// An entry in the bulk, revoked again later: merged, counted once.
+	clk.Advance(30 * time.Minute)
+	got, _ := list.Add(Revocation{Kind: RevokeJTI, ID: "jti-0"})
+	if !got[0].Expires.Equal(clk.Now().Add(time.Hour)) || list.Len() != n || len(list.List()) != n {
+		t.Errorf("after re-revoking: %+v, Len %d, List %d; want the later expiry and %d entries", got[0], list.Len(), len(list.List()), n)
+	}
+	clk.Advance(45 * time.Minute) // every entry but jti-0 has expired
+	list.Prune()
+	if l := list.List(); len(l) != 1 || l[0].ID != "jti-0" {
+		t.Errorf("after Prune: %d entries", len(l))
+	}
+	if ok, _ := list.Revoked(&Claims{JTI: "jti-1"}); ok {
+		t.Error("an expired entry still matches after Prune")
+	}
+}
+
+func TestQuickHashSpreads(t *testing.T) {
+	seen := map[uint64]bool{}
+	for i := range 10_000 {
+		seen[quickHash(fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i))&(1<<18-1)] = true
+		seen[quickHash(fmt.Sprintf("%dclient%d", i, i))&(1<<18-1)] = true
+	}
+	if len(seen) < 19_000 {
+		t.Errorf("20,000 IDs in 2^18 slots take %d; want fewer collisions", len(seen))
+	}
+}
