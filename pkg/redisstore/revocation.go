@@ -90,9 +90,10 @@ func WithRevocationTTL(d time.Duration) RevocationOption {
 	})
 }
 
-// WithOnApply sets a function called with each entry another instance published, once
-// the copy enforces it: for logs, metrics, or a test waiting for it. It runs on the
-// list's receiving goroutine: it must return quickly. Nil means none.
+// WithOnApply sets a function called with each entry the copy learned from Redis (published
+// by another instance, or found by a reload), once the copy enforces it: for logs, metrics,
+// or a test waiting for it. It runs on the list's own goroutines: it must return quickly.
+// Nil means none.
 func WithOnApply(f func(cognito.Revocation)) RevocationOption {
 	return revocationOption(func(o *revocationOptions) { o.onApply = f })
 }
@@ -141,9 +142,10 @@ type RevocationList struct {
 	ver    string
 	ch     string
 
-	mu    sync.Mutex
-	seen  int64 // the list's version the copy is known to match
-	dirty bool  // the copy may hold entries Redis lacks
+	mu       sync.Mutex
+	seen     int64  // the list's version the copy is known to match
+	dirty    bool   // the copy may hold entries Redis lacks
+	dirtySeq uint64 // counts Revoke calls, so that a sync clears dirty only if none came meanwhile
 	full  bool  // the next sync reloads the whole list: (re)subscribed, or Redis was out of reach
 
 	stale   atomic.Bool  // the copy is stale (never loaded, or out of touch too long)
@@ -154,6 +156,7 @@ type RevocationList struct {
 	kick    chan struct{}
 
 	cancel context.CancelFunc
+	ps     *redis.PubSub
 	done   sync.WaitGroup
 
 	applied, reloads, republished, writes, writeFailures atomic.Uint64
@@ -219,6 +222,7 @@ func NewRevocationList(client redis.UniversalClient, opts ...RevocationOption) (
 	ctx, cancel := context.WithCancel(context.Background())
 	l.cancel = cancel
 	ps := client.Subscribe(ctx, l.ch)
+	l.ps = ps
 	l.done.Go(func() { l.receive(ctx, ps) })
 	l.done.Go(func() { l.syncLoop(ctx) })
 	return l, nil
@@ -227,6 +231,8 @@ func NewRevocationList(client redis.UniversalClient, opts ...RevocationOption) (
 // Close stops the subscription and the sync. The copy stays as it was.
 func (l *RevocationList) Close() error {
 	l.cancel()
+	// A read in progress ends with the subscription, not with the context.
+	_ = l.ps.Close()
 	l.done.Wait()
 	return nil
 }
@@ -275,6 +281,7 @@ func (l *RevocationList) Revoke(ctx context.Context, rs ...cognito.Revocation) (
 	}
 	l.mu.Lock()
 	l.dirty = true
+	l.dirtySeq++
 	l.mu.Unlock()
 	wait := backoff.Exponential{First: 50 * time.Millisecond, Max: time.Second}
 	for n := 1; ; n++ {
@@ -421,7 +428,6 @@ func (l *RevocationList) reloadSlots(ctx context.Context) {
 // receive applies the published entries, and asks for a sync when the subscription is
 // (re)established or a message shows that some were missed.
 func (l *RevocationList) receive(ctx context.Context, ps *redis.PubSub) {
-	defer ps.Close()
 	wait := backoff.Exponential{First: 50 * time.Millisecond, Max: time.Second}
 	// A connection that died silently (a partition) would block a read for ever: a read
 	// that times out sends a ping instead, whose failure makes go-redis reconnect.
@@ -557,6 +563,7 @@ func (l *RevocationList) trySync(ctx context.Context) error {
 	}
 	l.mu.Lock()
 	current := ver == l.seen && !l.dirty && !l.full
+	seq := l.dirtySeq
 	l.mu.Unlock()
 	if current {
 		return nil
@@ -579,10 +586,17 @@ func (l *RevocationList) trySync(ctx context.Context) error {
 			continue
 		}
 		remote[field] = r
-		rs = append(rs, r)
+		if cur, ok := l.mem.Get(r.Key()); !ok || cur.IssuedBefore.Before(r.IssuedBefore) || cur.Expires.Before(r.Expires) {
+			rs = append(rs, r) // new to the copy
+		}
 	}
 	if _, err := l.mem.Add(rs...); err != nil {
 		return fmt.Errorf("redisstore: revocation list: %w", err)
+	}
+	if l.o.onApply != nil {
+		for _, r := range rs {
+			l.o.onApply(r)
+		}
 	}
 	var missing []cognito.Revocation
 	for _, r := range l.mem.List() {
@@ -602,7 +616,9 @@ func (l *RevocationList) trySync(ctx context.Context) error {
 	// Not max: a Redis restarted empty counts from 0 again. Entries written back bump the
 	// version past ver; their messages bring seen up to it, or the next sync reloads.
 	l.seen = ver
-	l.dirty = false
+	if l.dirtySeq == seq {
+		l.dirty = false
+	}
 	l.full = false
 	l.mu.Unlock()
 	return nil

@@ -38,7 +38,10 @@ func TestRevocationPropagationMeasures(t *testing.T) {
 				delays = append(delays, now.Sub(at))
 			}
 			mu.Unlock()
-			arrived <- struct{}{}
+			select {
+			case arrived <- struct{}{}:
+			default: // an entry learned twice (a reload after a missed message) is counted once
+			}
 		}))
 		if err != nil {
 			t.Fatal(err)
