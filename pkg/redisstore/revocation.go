@@ -146,7 +146,7 @@ type RevocationList struct {
 	seen     int64  // the list's version the copy is known to match
 	dirty    bool   // the copy may hold entries Redis lacks
 	dirtySeq uint64 // counts Revoke calls, so that a sync clears dirty only if none came meanwhile
-	full  bool  // the next sync reloads the whole list: (re)subscribed, or Redis was out of reach
+	full     bool   // the next sync reloads the whole list: (re)subscribed, or Redis was out of reach
 
 	stale   atomic.Bool  // the copy is stale (never loaded, or out of touch too long)
 	down    atomic.Bool  // the last sync failed
