@@ -10,6 +10,8 @@
 //	cognitokit policy check FILE               validate a route policy
 //	cognitokit policy explain FILE --request "GET /orders/7" [--token T | --claims F]
 //	cognitokit serve   --listen A --policy F   answer nginx, Traefik, Caddy and Envoy auth requests
+//	cognitokit revoke  --redis-url URL (--jti|--origin-jti|--sub|--client-id ID) | --list
+//	                                           put an entry on the fleet's revocation list
 //	cognitokit local   [--addr A] [--config F] run a local Cognito until interrupted
 //	cognitokit demo                            the SDK end to end against a local Cognito
 //
@@ -41,6 +43,9 @@ Usage:
   cognitokit serve   --listen ADDR --policy FILE [pool flags]
                                                answer reverse proxies (nginx auth_request, Traefik,
                                                Caddy, Envoy ext_authz) with the policy's decisions
+  cognitokit revoke  --redis-url URL (--jti ID | --origin-jti ID | --sub SUB | --client-id ID)
+                     [--issued-before RFC3339] [--issuer ISS] [--ttl D]
+  cognitokit revoke  --redis-url URL --list    put an entry on (or print) the fleet's revocation list
   cognitokit local   [--addr 127.0.0.1:9229] [--config local.yaml]
                                                run a local Cognito until interrupted
   cognitokit demo                              run the SDK end to end against a local Cognito
@@ -85,6 +90,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runPolicy(ctx, e, args[1:])
 	case "serve":
 		err = runServe(ctx, e, args[1:])
+	case "revoke":
+		err = runRevoke(ctx, e, args[1:])
 	case "local":
 		err = runLocal(ctx, e, args[1:])
 	case "demo":

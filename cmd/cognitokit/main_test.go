@@ -72,7 +72,7 @@ func TestHelpOfEveryCommand(t *testing.T) {
 	for _, args := range [][]string{
 		{"--help"}, {"token", "--help"}, {"verify", "--help"}, {"policy", "--help"},
 		{"policy", "check", "--help"}, {"policy", "explain", "--help"}, {"local", "--help"}, {"demo", "--help"},
-		{"serve", "--help"},
+		{"serve", "--help"}, {"revoke", "--help"},
 	} {
 		r := cli(t, "", nil, args...).must(t, 0)
 		if !strings.Contains(r.stdout, "Usage") {

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/cognitokit/cognitokit/internal/testkit"
 	"github.com/cognitokit/cognitokit/pkg/cognitotest"
 )
 
@@ -578,5 +579,37 @@ func TestServeGRPC(t *testing.T) {
 	}
 	if err := s.stop(t); err != nil {
 		t.Errorf("serve did not stop cleanly: %v\n%s", err, s.output())
+	}
+}
+
+// TestServeEnforcesRevocations: serve --redis-url enforces the fleet's revocation list: a
+// client cut-off written with `cognitokit revoke` turns the client's token, allowed a
+// moment before, into 401 token_revoked, without a restart.
+func TestServeEnforcesRevocations(t *testing.T) {
+	redisURL := "redis://" + testkit.StartRedis(t)
+	idp, s := serveDemo(t, "--redis-url", redisURL)
+	reader, _ := idp.Client("orders-reader")
+	tok, err := idp.MintAccessToken(cognitotest.TokenOptions{Client: "orders-reader", Scopes: []string{"orders/read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp := ask(t, s.addr, "nginx", "GET", "/orders/1", tok); resp.StatusCode != 200 {
+		t.Fatalf("before the revocation: %d; want 200", resp.StatusCode)
+	}
+	cli(t, "", nil, "revoke", "--redis-url", redisURL, "--client-id", reader.ID).must(t, 0)
+	deadline := time.Now().Add(30 * time.Second) // a guard: the list applies it within a second
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for ; ; <-tick.C {
+		resp := ask(t, s.addr, "nginx", "GET", "/orders/1", tok)
+		if resp.StatusCode == 401 {
+			if c := resp.Header.Get("WWW-Authenticate"); !strings.Contains(c, `error_description="token_revoked"`) {
+				t.Errorf("revoked token: WWW-Authenticate %q; want token_revoked", c)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the revoked client's token still gets %d after 30s", resp.StatusCode)
+		}
 	}
 }

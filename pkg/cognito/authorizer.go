@@ -35,11 +35,13 @@ type JWTAuthorizer struct {
 	// byIssuer finds a token's pool by its exact iss: one map lookup, however many pools.
 	byIssuer map[string]*jwksCache
 	checks   []func(context.Context, *Claims) error
-	maxSize  int
-	clock    func() time.Time
-	verified *verifiedCache  // nil when disabled
-	tel      *authzTelemetry // nil without a meter provider or Verify spans
-	keyGens  atomic.Uint64
+	// revocations is the WithRevocationList list, nil without one.
+	revocations RevocationList
+	maxSize     int
+	clock       func() time.Time
+	verified    *verifiedCache  // nil when disabled
+	tel         *authzTelemetry // nil without a meter provider or Verify spans
+	keyGens     atomic.Uint64
 	// scratch holds *[]byte buffers for decoding tokens: a ~1 KB token needs ~2 KB, about
 	// 40% of what a verification allocates, and nothing of it outlives verify (the claims
 	// are copied out of it).
@@ -221,9 +223,11 @@ func (z *JWTAuthorizer) Warm(ctx context.Context) error {
 //     ([ErrIssuedInFuture]) not ahead by more than the leeway; sub present
 //     ([ErrMissingClaim]); one of RequiredScopes ([ErrInsufficientScope]); one of
 //     RequiredGroups ([ErrNotInGroup]). The rules are those of the token's pool.
-//  7. The custom checks ([WithCustomCheck]), in order, with ctx: [ErrCustomCheck].
+//  7. The revocation list ([WithRevocationList]), if any: [ErrTokenRevoked], or
+//     [ErrRevocationUnavailable] when the list cannot tell.
+//  8. The custom checks ([WithCustomCheck]), in order, with ctx: [ErrCustomCheck].
 //
-// A refusal at step 6 or 7, and only there, carries the claims of the refused token in
+// A refusal at steps 6 to 8, and only there, carries the claims of the refused token in
 // [AuthorizationError.Claims]: the signature verified, so they are the issuer's, but the
 // token was refused; see its doc.
 //
@@ -235,13 +239,12 @@ func (z *JWTAuthorizer) Warm(ctx context.Context) error {
 // and waits for (bounded by its ctx); after it, unknown kids are refused at once for the
 // cooldown ([DefaultUnknownKeyCooldown]), without a fetch.
 //
-// Verify does not check: that the token was not revoked or the user signed out (Cognito
-// publishes no revocation list: ask its userInfo endpoint if you must know), the
-// origin_jti, the auth_time age, the at_hash, a nonce, or custom claims (see
-// [Claims.Get]). It logs nothing; errors hold neither the token nor claim values.
+// Without a revocation list, Verify does not check that the token was not revoked or the
+// user signed out: Cognito publishes no revocation list. It does not check the auth_time
+// age, the at_hash, a nonce, or custom claims (see [Claims.Get]). It logs nothing; errors hold neither the token nor claim values.
 //
-// On a verified-token cache hit, steps 1 to 5 are skipped; 6 (its time checks) and 7 run
-// again.
+// On a verified-token cache hit, steps 1 to 5 are skipped; 6 (its time checks), 7 and 8
+// run again.
 //
 // The returned Claims may be shared with other callers of the same token: do not modify
 // them.
@@ -269,6 +272,11 @@ func (z *JWTAuthorizer) check(ctx context.Context, token string, now time.Time) 
 			e.keys.refreshIfDue(ctx, now)
 			if err := e.keys.pool.checkClaims(e.claims, now); err != nil {
 				return nil, true, withClaims(err, e.claims)
+			}
+			if z.revocations != nil {
+				if err := z.checkRevoked(e.claims); err != nil {
+					return nil, true, err
+				}
 			}
 			if len(z.checks) > 0 {
 				if err := z.runChecks(ctx, e.claims); err != nil {
@@ -350,6 +358,9 @@ func (z *JWTAuthorizer) verify(ctx context.Context, token string, now time.Time,
 	p := keys.pool
 	claims.UserPoolID = p.id
 	p.pickClient(claims)
+	if z.revocations != nil {
+		claims.hashIDs()
+	}
 	if err := p.checkClaims(claims, now); err != nil {
 		return nil, withClaims(err, claims)
 	}
@@ -357,6 +368,12 @@ func (z *JWTAuthorizer) verify(ctx context.Context, token string, now time.Time,
 	// and the custom checks run again on every hit, since their answer may change.
 	if z.verified != nil {
 		z.verified.putAt(bucket, token, &verifiedEntry{claims: claims, keys: keys, gen: set.gen})
+	}
+	// Asked on every call, cache hits included: a token may be revoked at any time.
+	if z.revocations != nil {
+		if err := z.checkRevoked(claims); err != nil {
+			return nil, err
+		}
 	}
 	if len(z.checks) > 0 {
 		if err := z.runChecks(ctx, claims); err != nil {

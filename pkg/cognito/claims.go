@@ -35,16 +35,25 @@ type Claims struct {
 	// JWTAuthorizerConfig.UserPoolID): with several pools, it tells tenants apart. Set by
 	// Verify, not read from a claim; empty in Claims from NewClaims.
 	UserPoolID string
-	JTI        string   // jti
-	Scopes     []string // scope, split on spaces (access tokens)
-	Groups     []string // cognito:groups
-	Audience   []string // aud (ID tokens)
-	IssuedAt   time.Time
-	AuthTime   time.Time
-	NotBefore  time.Time // zero when the token has no nbf
+	JTI        string // jti
+	// OriginJTI is origin_jti: the same for every token of one sign-in session (Cognito
+	// adds it when token revocation is enabled on the app client); empty otherwise.
+	OriginJTI string
+	Scopes    []string // scope, split on spaces (access tokens)
+	Groups    []string // cognito:groups
+	Audience  []string // aud (ID tokens)
+	IssuedAt  time.Time
+	AuthTime  time.Time
+	NotBefore time.Time // zero when the token has no nbf
 	// expiresAt is the exp claim, read through ExpiresAt: one name for the expiry across
 	// Claims and Token.
 	expiresAt time.Time
+
+	// idHashes are quickHash of JTI, OriginJTI, Sub and ClientID, set by Verify before the
+	// claims are shared (hashed says so), so that a revocation list asked about a cached
+	// token hashes nothing.
+	idHashes [4]uint64
+	hashed   bool
 
 	// raw holds every claim as decoded from JSON (strings, float64 numbers, bools,
 	// []any, map[string]any), including custom:* attributes and unknown claims.
@@ -109,6 +118,7 @@ var claimTable = [...]claimDef{
 	{name: "email", kind: claimString, set: func(c *Claims, v claimValue) { c.Email = v.str }},
 	{name: "name", kind: claimString, set: func(c *Claims, v claimValue) { c.Name = v.str }},
 	{name: "jti", kind: claimString, set: func(c *Claims, v claimValue) { c.JTI = v.str }},
+	{name: "origin_jti", kind: claimString, set: func(c *Claims, v claimValue) { c.OriginJTI = v.str }},
 	{name: "scope", kind: claimString, set: func(c *Claims, v claimValue) { c.Scopes = splitScope(v.str) }},
 	// Cognito names the user "username" in access tokens and "cognito:username" in ID
 	// tokens, and the client "client_id" in access tokens and "aud" in ID tokens; all are

@@ -173,6 +173,10 @@ func TestClaimsOnRefusals(t *testing.T) {
 		{ErrCustomCheck, JWTAuthorizerConfig{}, []AuthorizerOption{WithCustomCheck(func(context.Context, *Claims) error {
 			return errOrgInactive
 		})}, mint(cognitotest.TokenOptions{}), true},
+		{ErrTokenRevoked, JWTAuthorizerConfig{}, []AuthorizerOption{WithRevocationList(revokedSubject(t, "a11ce000-0000-4000-8000-000000000001"))},
+			mint(cognitotest.TokenOptions{}), true},
+		{ErrRevocationUnavailable, JWTAuthorizerConfig{}, []AuthorizerOption{WithRevocationList(failingList{errors.New("out of touch")})},
+			mint(cognitotest.TokenOptions{}), true},
 	}
 	covered := map[string]bool{}
 	for _, tc := range cases {

@@ -44,6 +44,14 @@ var (
 	// AuthorizationError also unwraps to the check's error), or the context ended before
 	// it could run.
 	ErrCustomCheck = newReason("custom_check_failed", "a custom check refused the token")
+	// ErrTokenRevoked: the revocation list given with WithRevocationList holds the token
+	// (its jti or origin_jti), or a cut-off of its subject or app client at or after its
+	// iat.
+	ErrTokenRevoked = newReason("token_revoked", "token is revoked")
+	// ErrRevocationUnavailable: the revocation list cannot tell whether the token is
+	// revoked (it is failing closed, such as a fleet's list out of touch with Redis for
+	// too long). Like ErrJWKSUnavailable, the token may be fine: a service answers 503.
+	ErrRevocationUnavailable = newReason("revocation_unavailable", "revocation list is unavailable")
 )
 
 // Reasons a token request fails in a [ClientCredentialsAuthenticator]. Every
@@ -164,7 +172,8 @@ type AuthorizationError struct {
 	// Claims are the claims of the refused token when, and only when, its signature
 	// verified and a claim check refused it: ErrTokenExpired, ErrTokenNotYetValid,
 	// ErrIssuedInFuture, ErrInvalidTokenUse, ErrInvalidClient, ErrMissingClaim (exp or
-	// sub), ErrInsufficientScope, ErrNotInGroup, ErrCustomCheck. Nil for every structural,
+	// sub), ErrInsufficientScope, ErrNotInGroup, ErrTokenRevoked,
+	// ErrRevocationUnavailable, ErrCustomCheck. Nil for every structural,
 	// key or signature failure, when nothing in the token can be trusted.
 	//
 	// They let a caller tell whose token was refused, such as to refresh the session of

@@ -69,6 +69,7 @@ type AuthorizerOption interface {
 type Option interface {
 	AuthenticatorOption
 	AuthorizerOption
+	RevokerOption
 }
 
 // sharedOptions are what both constructors are tuned with.
@@ -102,6 +103,7 @@ type authorizerOptions struct {
 	poolKeys           []staticPoolJWKS
 	checks             []func(context.Context, *Claims) error
 	verifySpans        bool
+	revocations        RevocationList
 }
 
 // staticPoolJWKS is a WithPoolJWKS: static keys for one pool.
@@ -356,4 +358,12 @@ func WithCustomCheck(check func(ctx context.Context, c *Claims) error) Authorize
 			o.checks = append(o.checks, check)
 		}
 	})
+}
+
+// WithRevocationList makes Verify refuse, with [ErrTokenRevoked], the tokens list holds,
+// once their signature and built-in claim checks passed and before the custom checks run,
+// on verified-cache hits too. When the list cannot tell, Verify refuses with
+// [ErrRevocationUnavailable]. Nil means no list.
+func WithRevocationList(list RevocationList) AuthorizerOption {
+	return authorizerOption(func(o *authorizerOptions) { o.revocations = list })
 }

@@ -61,6 +61,8 @@ func buildAuthorizer(cfgs []JWTAuthorizerConfig, opts []AuthorizerOption) (*JWTA
 		clock:    o.clock,
 		byIssuer: map[string]*jwksCache{},
 		checks:   slices.Clone(o.checks),
+
+		revocations: o.revocations,
 	}
 	z.tooLarge = "token is longer than " + strconv.Itoa(z.maxSize) + " bytes"
 	static := map[string][]byte{}

@@ -186,6 +186,7 @@ var verifyOutcomes = []string{
 	ReasonCode(ErrInvalidClient), ReasonCode(ErrTokenExpired), ReasonCode(ErrTokenNotYetValid),
 	ReasonCode(ErrIssuedInFuture), ReasonCode(ErrMissingClaim), ReasonCode(ErrInsufficientScope),
 	ReasonCode(ErrNotInGroup), ReasonCode(ErrJWKSUnavailable), ReasonCode(ErrCustomCheck),
+	ReasonCode(ErrTokenRevoked), ReasonCode(ErrRevocationUnavailable),
 	"other",
 }
 

@@ -4,7 +4,8 @@
 //
 // It exists so that code using cognitokit (and cognitokit itself) can be tested end to end
 // without an AWS account: fetch client-credentials tokens, verify them against the served
-// JWKS, rotate keys, mint expired or forged tokens, and make endpoints fail or stall.
+// JWKS, sign users in ([Server.SignIn]) and refresh or revoke their sessions, rotate keys,
+// mint expired or forged tokens, and make endpoints fail or stall.
 //
 // In a test, start one with [Start], which binds 127.0.0.1 on a free port and stops the
 // server when the test ends:

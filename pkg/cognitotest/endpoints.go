@@ -25,8 +25,13 @@ func (s *Server) PostToken(ctx context.Context, req gen.PostTokenRequestObject) 
 	}
 	switch body.GrantType {
 	case gen.ClientCredentials:
-	case gen.AuthorizationCode, gen.RefreshToken:
-		// The local Cognito has no hosted UI: no code or refresh token was ever issued.
+	case gen.RefreshToken:
+		if body.RefreshToken == "" {
+			return gen.PostToken400JSONResponse{Error: gen.InvalidRequest, ErrorDescription: "Missing refresh_token."}, nil
+		}
+		return s.refresh(p, client, body.RefreshToken)
+	case gen.AuthorizationCode:
+		// The local Cognito has no hosted UI: no code was ever issued.
 		return gen.PostToken400JSONResponse{Error: gen.InvalidGrant, ErrorDescription: "Invalid grant."}, nil
 	default:
 		return gen.PostToken400JSONResponse{Error: gen.UnsupportedGrantType}, nil
@@ -54,13 +59,26 @@ func (s *Server) PostToken(ctx context.Context, req gen.PostTokenRequestObject) 
 	}, nil
 }
 
-// PostRevoke implements the revoke endpoint. Revoking an access token this server issued
-// makes userInfo refuse it; anything else is accepted silently, as RFC 7009 asks.
+// PostRevoke implements the revoke endpoint. Revoking a refresh token SignIn issued to the
+// client ends its session: the refresh_token grant answers invalid_grant for it, and
+// userInfo refuses the session's access tokens; revoking it again answers 200 too. A
+// refresh token of another client is refused with invalid_request. Revoking an access
+// token this server issued makes userInfo refuse it; an ID token is unsupported_token_type;
+// anything else is accepted silently, as RFC 7009 asks.
 func (s *Server) PostRevoke(ctx context.Context, req gen.PostRevokeRequestObject) (gen.PostRevokeResponseObject, error) {
 	body := req.Body
 	p, client, oerr := s.authenticateClient(requestFrom(ctx), body.ClientId, body.ClientSecret)
 	if oerr != nil {
 		return gen.PostRevoke400JSONResponse{Error: oerr.code, ErrorDescription: oerr.description}, nil
+	}
+	if body.Token == "" {
+		return gen.PostRevoke400JSONResponse{Error: gen.InvalidRequest, ErrorDescription: "Missing token."}, nil
+	}
+	if known, other := s.revokeRefresh(client, body.Token); known {
+		if other {
+			return gen.PostRevoke400JSONResponse{Error: gen.InvalidRequest, ErrorDescription: "The token was not issued to this client."}, nil
+		}
+		return gen.PostRevoke200Response{}, nil
 	}
 	claims, ok := parseOwnToken(body.Token, p.currentKeys())
 	if !ok {
@@ -110,8 +128,9 @@ func (s *Server) GetUserInfo(ctx context.Context, _ gen.GetUserInfoRequestObject
 		return refuse("Access token has expired")
 	}
 	jti, _ := claims["jti"].(string)
+	origin, _ := claims["origin_jti"].(string)
 	s.mu.Lock()
-	revoked := s.revoked[jti]
+	revoked := s.revoked[jti] || origin != "" && s.revokedSessions[origin]
 	s.mu.Unlock()
 	if revoked {
 		return refuse("Access token has been revoked")

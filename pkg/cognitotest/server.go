@@ -37,6 +37,10 @@ type Server struct {
 
 	mu      sync.Mutex
 	revoked map[string]bool // jti of revoked access tokens
+	// sessions are the refresh tokens SignIn issued; revokedSessions the origin_jti of
+	// those revoked, whose access tokens userInfo refuses.
+	sessions        map[string]*session
+	revokedSessions map[string]bool
 }
 
 type pool struct {
@@ -83,6 +87,9 @@ func New(baseURL string, cfg Config) (*Server, error) {
 		byClient: map[string]*pool{},
 		faults:   newFaults(),
 		revoked:  map[string]bool{},
+
+		sessions:        map[string]*session{},
+		revokedSessions: map[string]bool{},
 	}
 	for _, pc := range cfg.Pools {
 		if _, dup := s.byID[pc.ID]; dup {

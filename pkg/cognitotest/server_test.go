@@ -2,8 +2,10 @@ package cognitotest_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -478,4 +480,79 @@ func TestDefaultConfigIsNotModified(t *testing.T) {
 	if string(b) != `["orders/read"]` {
 		t.Errorf("scopes = %s", b)
 	}
+}
+
+// TestSignInRefreshRevoke: a sign-in's tokens share an origin_jti; the refresh grant
+// answers new tokens of the same session until the refresh token is revoked, then
+// invalid_grant; revoking twice answers 200 both times; userInfo refuses the revoked
+// session's access tokens.
+func TestSignInRefreshRevoke(t *testing.T) {
+	srv := cognitotest.Start(t, cognitotest.DefaultConfig())
+	reader, _ := srv.Client("orders-reader")
+	sess, err := srv.SignIn(cognitotest.TokenOptions{Username: "alice", Client: "orders-reader"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.SignIn(cognitotest.TokenOptions{}); err == nil {
+		t.Error("a sign-in without a user")
+	}
+	post := func(path string, form url.Values) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", srv.BaseURL()+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(reader.ID, reader.Secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, body
+	}
+	status, body := post("/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {sess.RefreshToken}})
+	if status != 200 || body["access_token"] == nil || body["id_token"] == nil || body["refresh_token"] != nil {
+		t.Fatalf("refresh grant: %d %v", status, body)
+	}
+	refreshed := body["access_token"].(string)
+	_, claims, _ := decodeUnverified(t, refreshed)
+	if claims["origin_jti"] != sess.OriginJTI {
+		t.Errorf("refreshed origin_jti %v; want the session's %s", claims["origin_jti"], sess.OriginJTI)
+	}
+	for range 2 {
+		if status, body := post("/oauth2/revoke", url.Values{"token": {sess.RefreshToken}}); status != 200 {
+			t.Fatalf("revoke: %d %v", status, body)
+		}
+	}
+	if status, body := post("/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {sess.RefreshToken}}); status != 400 || body["error"] != "invalid_grant" {
+		t.Errorf("refresh after revoke: %d %v; want 400 invalid_grant", status, body)
+	}
+	for _, tok := range []string{sess.AccessToken, refreshed} {
+		req, _ := http.NewRequest("GET", srv.BaseURL()+"/oauth2/userInfo", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 401 {
+			t.Errorf("userInfo with a revoked session's token: %d; want 401", resp.StatusCode)
+		}
+	}
+}
+
+// decodeUnverified returns a JWT's decoded parts without verifying anything.
+func decodeUnverified(t *testing.T, tok string) (header, claims map[string]any, sig string) {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWS: %d parts", len(parts))
+	}
+	for i, dst := range []*map[string]any{&header, &claims} {
+		b, err := base64.RawURLEncoding.DecodeString(parts[i])
+		if err != nil || json.Unmarshal(b, dst) != nil {
+			t.Fatalf("part %d does not decode", i)
+		}
+	}
+	return header, claims, parts[2]
 }

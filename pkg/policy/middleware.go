@@ -134,6 +134,10 @@ func (c *middlewareConfig) verifyFailed(route string, err error) Denial {
 		return c.denial(Decision{Route: route, Status: http.StatusServiceUnavailable, Reason: ReasonKeysUnavailable,
 			Detail: "the token cannot be verified right now"}, "")
 	}
+	if errors.Is(err, cognito.ErrRevocationUnavailable) {
+		return c.denial(Decision{Route: route, Status: http.StatusServiceUnavailable, Reason: ReasonRevocationUnavailable,
+			Detail: "whether the token is revoked cannot be told right now"}, "")
+	}
 	tokenError := cognito.ReasonCode(err)
 	if tokenError == "" {
 		tokenError = string(ReasonInvalidToken)

@@ -63,6 +63,9 @@ const (
 	// is given verified claims, never returns them.
 	ReasonInvalidToken    Reason = "invalid_token"    // the token failed verification (Denial.TokenError says why)
 	ReasonKeysUnavailable Reason = "keys_unavailable" // the pool's keys cannot be had: the token cannot be judged now
+	// ReasonRevocationUnavailable: the revocation list, failing closed, cannot tell
+	// whether the token is revoked: it cannot be judged now (503).
+	ReasonRevocationUnavailable Reason = "revocation_unavailable"
 )
 
 // Decision is what the policy says about one request.

@@ -10,8 +10,8 @@ import (
 type Denial struct {
 	// Status is 401, 403, 503, or 500 for ReasonMisconfigured.
 	Status int
-	// Code is the outcome's stable code: a Decision's Reason, or ReasonInvalidToken or
-	// ReasonKeysUnavailable. It is the problem body's "code" and the logs' "code".
+	// Code is the outcome's stable code: a Decision's Reason, or ReasonInvalidToken,
+	// ReasonKeysUnavailable or ReasonRevocationUnavailable. It is the problem body's "code" and the logs' "code".
 	Code Reason
 	// TokenError is the verifier's reason code when Code is ReasonInvalidToken (such as
 	// "expired", from cognito.ReasonCode). It is the problem body's "token_error" and the

@@ -7,6 +7,10 @@
 //	store, err := redisstore.New(rdb, redisstore.WithKeyPrefix("orders-service:"))
 //	auth, err := cognito.NewClientCredentialsAuthenticator(cfg, cognito.WithTokenStore(store))
 //
+// It also shares a revocation list ([RevocationList], for [cognito.WithRevocationList]):
+// every instance holds the whole list in memory and applies each revocation within
+// milliseconds, through pub/sub; see the type's doc.
+//
 // It lives in its own package so that pkg/cognito does not depend on go-redis.
 //
 // # What it does
