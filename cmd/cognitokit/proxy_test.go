@@ -13,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cognitokit/cognitokit/internal/testkit"
+	"github.com/cognitokit/cognitokit/pkg/cognitotest"
 )
 
 // requireProxy skips the test when the proxy's binary is not installed (.ci/run installs
@@ -223,4 +226,48 @@ func TestDemoThroughProxies(t *testing.T) {
 		})
 	}
 	cli(t, "", nil, "demo", "--proxy", "apache").must(t, 2)
+}
+
+// TestRevocationThroughNginx: behind real nginx, `cognitokit revoke` of a client turns
+// its token, served a moment before, into 401 token_revoked at the proxy.
+func TestRevocationThroughNginx(t *testing.T) {
+	requireProxy(t, "nginx")
+	redisURL := "redis://" + testkit.StartRedis(t)
+	idp, s := serveDemo(t, "--redis-url", redisURL)
+	up := echoUpstream(t)
+	proxyAddr := runProxyForTest(t, "nginx", s.addr, up.Listener.Addr().String())
+	reader, _ := idp.Client("orders-reader")
+	tok, err := idp.MintAccessToken(cognitotest.TokenOptions{Client: "orders-reader", Scopes: []string{"orders/read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func() *http.Response {
+		req, _ := http.NewRequest("GET", "http://"+proxyAddr+"/orders/1", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := testHTTP.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := get(); resp.StatusCode != 200 {
+		t.Fatalf("through nginx before the revocation: %d; want 200", resp.StatusCode)
+	}
+	cli(t, "", nil, "revoke", "--redis-url", redisURL, "--client-id", reader.ID).must(t, 0)
+	deadline := time.Now().Add(30 * time.Second) // a guard: the list applies it within a second
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for ; ; <-tick.C {
+		resp := get()
+		if resp.StatusCode == 401 {
+			if c := resp.Header.Get("WWW-Authenticate"); !strings.Contains(c, `error_description="token_revoked"`) {
+				t.Errorf("revoked token through nginx: WWW-Authenticate %q; want token_revoked", c)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the revoked client's token still gets %d through nginx after 30s", resp.StatusCode)
+		}
+	}
 }
