@@ -18,7 +18,7 @@ NODE_SECONDS    ?= 1
 # load: seconds of load per phase (with the policy middleware, then without)
 LOAD_DURATION   ?= 30s
 
-.PHONY: all generate build test lint check-generated bench bench-peers load load-proxy demo demo-proxy clean corpus interop fuzz \
+.PHONY: all generate build test lint check-generated bench bench-peers load load-proxy load-gateways demo demo-proxy clean corpus interop fuzz \
 	build-boring test-boring bench-boring
 
 # BoringCrypto builds: crypto/rsa (and the rest of crypto/*) runs BoringSSL's code, linked
@@ -149,6 +149,12 @@ load:
 ## on loopback under the same mix (LOAD_DURATION per phase); needs nginx
 load-proxy:
 	cd bench && $(GO) run ./cmd/load -proxy nginx -duration=$(LOAD_DURATION) -routes=../examples/orders/routes.yaml
+
+## load-gateways: nginx alone, and nginx + auth_request asking a Go server that allows
+## everything unseen, `cognitokit serve`, oauth2-proxy and Ory Oathkeeper in turns, on ID
+## tokens (LOAD_DURATION per phase); the peers are built at the versions bench/gateways pins
+load-gateways:
+	cd bench && $(GO) run ./cmd/load -gateways gateways -duration=$(LOAD_DURATION)
 
 ## demo: the SDK end to end against the embedded local Cognito
 demo:

@@ -35,16 +35,20 @@ import (
 )
 
 type config struct {
-	duration    time.Duration
-	window      time.Duration
-	warmup      time.Duration
-	routes      string
-	workers     int
-	maxRequests int
-	tokens      int
-	mix         int
-	proxy       string
-	nginxConf   string
+	duration     time.Duration
+	window       time.Duration
+	warmup       time.Duration
+	routes       string
+	workers      int
+	maxRequests  int
+	tokens       int
+	mix          int
+	proxy        string
+	nginxConf    string
+	gateways     string
+	gatewayProcs int
+	client       string
+	nullServer   string
 }
 
 func main() {
@@ -58,20 +62,37 @@ func main() {
 	flag.IntVar(&cfg.tokens, "tokens", 50, "distinct tokens of the repeated-token mix")
 	flag.IntVar(&cfg.mix, "mix", 10_000, "requests of the mix sequence the clients cycle through")
 	flag.StringVar(&cfg.proxy, "proxy", "", "measure cognitokit serve alone and behind this proxy (nginx) instead of the middleware")
+	flag.StringVar(&cfg.gateways, "gateways", "", "compare cognitokit serve with oauth2-proxy and Ory Oathkeeper behind nginx, with the configurations and pinned modules in this directory (bench/gateways)")
+	flag.StringVar(&cfg.client, "client", "", clientFlagHelp+" (default go)")
+	flag.IntVar(&cfg.gatewayProcs, "gateway-gomaxprocs", 0, "with -gateways: GOMAXPROCS of every gateway process (0: the Go default, the CPU count)")
 	flag.StringVar(&cfg.nginxConf, "nginx-conf", "../cmd/cognitokit/testdata/proxies/nginx.conf", "with -proxy nginx: the auth_request configuration")
+	flag.StringVar(&cfg.nullServer, "null-server", "", "with -gateways, internal: run as the Go server that answers every auth subrequest 200, on this address")
 	flag.Parse()
+	if cfg.nullServer != "" {
+		fmt.Fprintln(os.Stderr, "load -null-server:", serveNull(cfg.nullServer))
+		os.Exit(1)
+	}
 	if cfg.duration <= 0 || cfg.duration > time.Hour || cfg.window <= 0 || cfg.workers < 1 || cfg.workers > 1024 ||
 		cfg.maxRequests < 1 || cfg.tokens < 1 || cfg.mix < cfg.workers {
 		fmt.Fprintln(os.Stderr, "load: -duration must be in (0, 1h], -window positive, -c in [1, 1024], -max-requests and -tokens positive, -mix at least -c")
 		os.Exit(2)
 	}
-	// Bounded whatever happens: the phases (three with -proxy), their warm-ups, and two
-	// minutes to spare (building cognitokit for -proxy).
-	ctx, cancel := context.WithTimeout(context.Background(), 3*(cfg.duration+cfg.warmup)+2*time.Minute)
+	// Bounded whatever happens: the phases (six at most, with -gateways), their warm-ups,
+	// and ten minutes to spare (building cognitokit and the peers).
+	ctx, cancel := context.WithTimeout(context.Background(), 6*(cfg.duration+cfg.warmup)+10*time.Minute)
 	defer cancel()
+	if cfg.client == "" {
+		cfg.client = "go"
+		if cfg.gateways != "" {
+			cfg.client = "raw"
+		}
+	}
 	runLoad := run
 	switch cfg.proxy {
 	case "":
+		if cfg.gateways != "" {
+			runLoad = runGateways
+		}
 	case "nginx":
 		runLoad = runProxy
 	default:
@@ -139,9 +160,11 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
-	client := &http.Client{Transport: &http.Transport{
-		MaxIdleConnsPerHost: cfg.workers, MaxConnsPerHost: cfg.workers, DisableCompression: true,
-	}, Timeout: 10 * time.Second}
+	lc, err := newLoadClient(cfg.client, cfg.workers)
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
 	// Every request of the mix is allowed: check it once, so that the numbers below are
 	// numbers of successful requests.
 	for _, base := range []string{protected, open} {
@@ -152,15 +175,15 @@ func run(ctx context.Context, cfg config) error {
 		}
 	}
 
-	fmt.Printf("load: GOMAXPROCS %d, %d clients, %s per phase in alternating %s windows (after %s warm-up each), %d requests over %d tokens (Zipf), routes %s\n",
-		runtime.GOMAXPROCS(0), cfg.workers, cfg.duration, cfg.window, cfg.warmup, len(mix), cfg.tokens, cfg.routes)
+	fmt.Printf("load: GOMAXPROCS %d, %d clients (-client %s), %s per phase in alternating %s windows (after %s warm-up each), %d requests over %d tokens (Zipf), routes %s\n",
+		runtime.GOMAXPROCS(0), cfg.workers, cfg.client, cfg.duration, cfg.window, cfg.warmup, len(mix), cfg.tokens, cfg.routes)
 	phases := []*phaseResult{
 		{name: "unprotected (ServeMux only)", base: open},
 		{name: "policy.Middleware + JWTAuthorizer", base: protected},
 	}
 	for _, ph := range phases {
 		if cfg.warmup > 0 {
-			if _, err := drive(ctx, client, ph.base, mix, cfg.workers, cfg.warmup, cfg.maxRequests); err != nil {
+			if _, err := drive(ctx, lc, ph.base, mix, cfg.workers, cfg.warmup, cfg.maxRequests); err != nil {
 				return err
 			}
 		}
@@ -174,7 +197,7 @@ func run(ctx context.Context, cfg config) error {
 				continue
 			}
 			runtime.GC()
-			r, err := drive(ctx, client, ph.base, mix, cfg.workers, w, cfg.maxRequests-ph.requests)
+			r, err := drive(ctx, lc, ph.base, mix, cfg.workers, w, cfg.maxRequests-ph.requests)
 			if err != nil {
 				return fmt.Errorf("%s: %w", ph.name, err)
 			}
@@ -327,7 +350,16 @@ func (p *phaseResult) percentiles() {
 
 // drive runs workers clients for d (or until maxRequests were sent), each cycling through
 // mix from its own starting point, and measures every request.
-func drive(ctx context.Context, client *http.Client, base string, mix []request, workers int, d time.Duration, maxRequests int) (windowResult, error) {
+func drive(ctx context.Context, lc loadClient, base string, mix []request, workers int, d time.Duration, maxRequests int) (windowResult, error) {
+	ws := make([]worker, workers)
+	for i := range ws {
+		w, err := lc.open(base, mix)
+		if err != nil {
+			return windowResult{}, err
+		}
+		defer w.close()
+		ws[i] = w
+	}
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 	ctx, cancel := context.WithTimeout(ctx, d)
@@ -348,7 +380,7 @@ func drive(ctx context.Context, client *http.Client, base string, mix []request,
 			samples := make([]time.Duration, 0, 1<<14)
 			for ctx.Err() == nil && budget.Add(-1) >= 0 {
 				t0 := time.Now()
-				status, err := send(ctx, client, base, mix[i])
+				status, err := ws[w].send(ctx, i)
 				if ctx.Err() != nil {
 					break // cut short by the end of the window: not a sample
 				}

@@ -63,7 +63,7 @@ func runProxy(ctx context.Context, cfg config) error {
 	for _, c := range pool.Clients {
 		args = append(args, "--client-id", c.ID)
 	}
-	serveAddr, servePID, stopServe, err := startServeProcess(ctx, bin, args)
+	serveAddr, servePID, stopServe, err := startServeProcess(ctx, bin, args, nil)
 	if err != nil {
 		return err
 	}
@@ -84,13 +84,20 @@ func runProxy(ctx context.Context, cfg config) error {
 	defer stopUp()
 	upstreamAddr := strings.TrimPrefix(upstream, "http://")
 
-	withAuth, err := startNginx(ctx, nginx, filepath.Join(dir, "auth"), string(conf), serveAddr, upstreamAddr)
+	// The documented configuration, its example addresses replaced.
+	addresses := func(conf, listen string) string {
+		return strings.NewReplacer("127.0.0.1:8080", listen, "127.0.0.1:9191", serveAddr, "127.0.0.1:8000", upstreamAddr).Replace(conf)
+	}
+	withAuth, err := startNginxOn(ctx, nginx, filepath.Join(dir, "auth"), func(listen string) string {
+		return addresses(string(conf), listen)
+	})
 	if err != nil {
 		return err
 	}
 	defer withAuth.stop()
-	alone, err := startNginx(ctx, nginx, filepath.Join(dir, "alone"),
-		strings.Replace(string(conf), authLine, "auth_request off;", 1), serveAddr, upstreamAddr)
+	alone, err := startNginxOn(ctx, nginx, filepath.Join(dir, "alone"), func(listen string) string {
+		return addresses(strings.Replace(string(conf), authLine, "auth_request off;", 1), listen)
+	})
 	if err != nil {
 		return err
 	}
@@ -114,9 +121,11 @@ func runProxy(ctx context.Context, cfg config) error {
 		{&phaseResult{name: "nginx alone (auth_request off)", base: "http://" + alone.addr}, mix},
 		{&phaseResult{name: "nginx + auth_request → cognitokit serve", base: "http://" + withAuth.addr}, mix},
 	}
-	client := &http.Client{Transport: &http.Transport{
-		MaxIdleConnsPerHost: cfg.workers, MaxConnsPerHost: cfg.workers, DisableCompression: true,
-	}, Timeout: 10 * time.Second}
+	lc, err := newLoadClient(cfg.client, cfg.workers)
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
 	for _, ph := range phases {
 		for i, req := range ph.mix[:min(len(ph.mix), 500)] {
 			if status, err := send(ctx, client, ph.base, req); err != nil || status != http.StatusOK {
@@ -124,11 +133,11 @@ func runProxy(ctx context.Context, cfg config) error {
 			}
 		}
 	}
-	fmt.Printf("load -proxy nginx: GOMAXPROCS %d (load generator and service), nginx worker_processes auto, %d clients, %s per phase in alternating %s windows (after %s warm-up each), %d requests over %d tokens (Zipf), routes %s\n",
-		runtime.GOMAXPROCS(0), cfg.workers, cfg.duration, cfg.window, cfg.warmup, len(mix), cfg.tokens, cfg.routes)
+	fmt.Printf("load -proxy nginx: GOMAXPROCS %d (load generator and service), nginx worker_processes auto, %d clients (-client %s), %s per phase in alternating %s windows (after %s warm-up each), %d requests over %d tokens (Zipf), routes %s\n",
+		runtime.GOMAXPROCS(0), cfg.workers, cfg.client, cfg.duration, cfg.window, cfg.warmup, len(mix), cfg.tokens, cfg.routes)
 	for _, ph := range phases {
 		if cfg.warmup > 0 {
-			if _, err := drive(ctx, client, ph.base, ph.mix, cfg.workers, cfg.warmup, cfg.maxRequests); err != nil {
+			if _, err := drive(ctx, lc, ph.base, ph.mix, cfg.workers, cfg.warmup, cfg.maxRequests); err != nil {
 				return fmt.Errorf("%s: %w", ph.name, err)
 			}
 		}
@@ -140,7 +149,7 @@ func runProxy(ctx context.Context, cfg config) error {
 				continue
 			}
 			runtime.GC()
-			r, err := drive(ctx, client, ph.base, ph.mix, cfg.workers, w, cfg.maxRequests-ph.requests)
+			r, err := drive(ctx, lc, ph.base, ph.mix, cfg.workers, w, cfg.maxRequests-ph.requests)
 			if err != nil {
 				return fmt.Errorf("%s: %w", ph.name, err)
 			}
@@ -162,9 +171,11 @@ func runProxy(ctx context.Context, cfg config) error {
 	return nil
 }
 
-// startServeProcess runs `cognitokit serve` and returns the address it serves on.
-func startServeProcess(ctx context.Context, bin string, args []string) (addr string, pid int, stop func(), err error) {
+// startServeProcess runs `cognitokit serve` with env added to this process's environment
+// and returns the address it serves on.
+func startServeProcess(ctx context.Context, bin string, args, env []string) (addr string, pid int, stop func(), err error) {
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return "", 0, nil, err
@@ -206,7 +217,7 @@ func startServeProcess(ctx context.Context, bin string, args []string) (addr str
 
 // nginxProcess is an nginx started by startNginx.
 type nginxProcess struct {
-	addr string
+	addr string // where it listens, when started by startNginxOn
 	cmd  *exec.Cmd
 }
 
@@ -215,19 +226,37 @@ func (p *nginxProcess) stop() {
 	_ = p.cmd.Wait()
 }
 
-// startNginx runs nginx with conf (the documented configuration, its example addresses
-// replaced) in dir, and returns once it listens.
-func startNginx(ctx context.Context, nginx, dir, conf, serveAddr, upstreamAddr string) (*nginxProcess, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// startNginxOn runs nginx with the configuration conf returns for a free loopback address
+// and returns once it listens there.
+func startNginxOn(ctx context.Context, nginx, dir string, conf func(listen string) string) (*nginxProcess, error) {
+	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	addr := l.Addr().String()
-	l.Close()
-	conf = strings.NewReplacer("127.0.0.1:8080", addr, "127.0.0.1:9191", serveAddr, "127.0.0.1:8000", upstreamAddr).Replace(conf)
+	p, err := startNginx(ctx, nginx, dir, conf(addr))
+	if err != nil {
+		return nil, err
+	}
+	p.addr = addr
+	return p, nil
+}
+
+// freeAddr returns a loopback address nothing listened on a moment ago, for a process that
+// takes its address as a setting.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// startNginx runs nginx with conf in dir and returns once its workers started.
+func startNginx(ctx context.Context, nginx, dir, conf string) (*nginxProcess, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
 	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o600); err != nil {
 		return nil, err
 	}
@@ -239,7 +268,7 @@ func startNginx(ctx context.Context, nginx, dir, conf, serveAddr, upstreamAddr s
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	p := &nginxProcess{addr: addr, cmd: cmd}
+	p := &nginxProcess{cmd: cmd}
 	ready := make(chan bool, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
