@@ -126,8 +126,13 @@ type Outcome struct {
 
 // Decide runs r, an original request as Original returns it, through the policy's
 // middleware and returns what it decided.
-func (d *Decider) Decide(r *http.Request) Outcome {
-	rec := &recorder{header: make(http.Header, 4)}
+func (d *Decider) Decide(r *http.Request) Outcome { return d.decide(r, make(http.Header, 4)) }
+
+// decide is Decide with the answer's headers recorded into h, which becomes the
+// Outcome's Header: the handlers pass the response's own header map rather than copy
+// one into it.
+func (d *Decider) decide(r *http.Request, h http.Header) Outcome {
+	rec := &recorder{header: h}
 	d.guarded.ServeHTTP(rec, r)
 	if !rec.allowed {
 		if rec.status == 0 { // cannot happen with policy's middleware: fail closed

@@ -41,16 +41,16 @@ func (d *Decider) Handler(next http.Handler) http.Handler {
 func (d *Decider) Endpoint(p Protocol) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var o Outcome
+		h := w.Header()
 		if orig, err := d.Original(p, r); err != nil {
 			d.logger.LogAttrs(r.Context(), slog.LevelDebug, "forwardauth: bad request",
 				slog.String("endpoint", p.String()), slog.String("error", err.Error()))
 			o = BadRequest(err)
+			for k, v := range o.Header {
+				h[k] = v
+			}
 		} else {
-			o = d.Decide(orig)
-		}
-		h := w.Header()
-		for k, v := range o.Header {
-			h[k] = v
+			o = d.decide(orig, h)
 		}
 		if o.Allow {
 			h.Set("Cache-Control", "no-store")
