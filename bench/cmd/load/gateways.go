@@ -109,7 +109,7 @@ func runGateways(ctx context.Context, cfg config) error {
 	gateways = append(gateways, o2p)
 	okp, err := startOathkeeper(ctx, dir, cfg, issuer, idp.JWKSURL(pool.ID), client.ID)
 	if err != nil {
-		return fmt.Errorf("Ory Oathkeeper: %w", err)
+		return fmt.Errorf("oathkeeper: %w", err)
 	}
 	gateways = append(gateways, okp)
 

@@ -94,6 +94,10 @@ func main() {
 			runLoad = runGateways
 		}
 	case "nginx":
+		if cfg.gateways != "" {
+			fmt.Fprintln(os.Stderr, "load: -proxy and -gateways measure different stacks: choose one")
+			os.Exit(2)
+		}
 		runLoad = runProxy
 	default:
 		fmt.Fprintln(os.Stderr, "load: -proxy: only nginx")
