@@ -291,9 +291,16 @@ func requestMix(idp *cognitotest.Server, pool cognitotest.PoolConfig, tokens, n 
 }
 
 func send(ctx context.Context, client *http.Client, base string, r request) (int, error) {
+	status, _, err := exchange(ctx, client, base, r)
+	return status, err
+}
+
+// exchange sends r and returns the answer's status and headers, its body read and
+// discarded.
+func exchange(ctx context.Context, client *http.Client, base string, r request) (int, http.Header, error) {
 	req, err := http.NewRequestWithContext(ctx, r.method, base+r.path, nil)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if r.authorization != "" {
 		req.Header.Set("Authorization", r.authorization)
@@ -303,11 +310,11 @@ func send(ctx context.Context, client *http.Client, base string, r request) (int
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
-	return resp.StatusCode, nil
+	return resp.StatusCode, resp.Header, nil
 }
 
 // phaseResult is what one phase measured over its windows.
