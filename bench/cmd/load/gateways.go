@@ -153,9 +153,9 @@ func runGateways(ctx context.Context, cfg config) error {
 		gwTicks    uint64
 		nginxTicks uint64
 	}
-	phases := []*gatewayPhase{{phaseResult: &phaseResult{name: "nginx alone (no auth_request)", base: "http://" + alone}}}
+	phases := []*gatewayPhase{{phaseResult: &phaseResult{name: "nginx alone (no auth_request)", base: "http://" + alone, mix: mix}}}
 	for _, g := range gateways {
-		phases = append(phases, &gatewayPhase{phaseResult: &phaseResult{name: g.title, base: "http://" + g.Listen}, gw: g})
+		phases = append(phases, &gatewayPhase{phaseResult: &phaseResult{name: g.title, base: "http://" + g.Listen, mix: mix}, gw: g})
 	}
 	for _, ph := range phases {
 		if err := checkGateway(ctx, httpClient, ph.base, mix, forged, ph.gw != nil && ph.gw.Name != "null"); err != nil {
@@ -165,29 +165,21 @@ func runGateways(ctx context.Context, cfg config) error {
 
 	fmt.Printf("load -gateways: GOMAXPROCS %d (load generator, service, local Cognito), %d CPUs, nginx worker_processes auto, %d clients (-client %s), %s per phase in alternating %s windows (after %s warm-up each), %d requests over %d ID tokens (Zipf)\n",
 		runtime.GOMAXPROCS(0), runtime.NumCPU(), cfg.workers, cfg.client, cfg.duration, cfg.window, cfg.warmup, len(mix), cfg.tokens)
-	for _, ph := range phases {
-		if cfg.warmup > 0 {
-			if _, err := drive(ctx, lc, ph.base, mix, cfg.workers, cfg.warmup, cfg.maxRequests); err != nil {
-				return fmt.Errorf("%s: %w", ph.name, err)
-			}
-		}
+	results := make([]*phaseResult, len(phases))
+	for i, ph := range phases {
+		results[i] = ph.phaseResult
 	}
-	for done := time.Duration(0); done < cfg.duration; done += cfg.window {
-		w := min(cfg.window, cfg.duration-done)
-		for _, ph := range phases {
-			if ph.requests >= cfg.maxRequests {
-				continue
-			}
-			runtime.GC()
-			gw0, ngx0 := ph.gw.cpuTicks(), processTreeTicks(ngx.cmd.Process.Pid)
-			r, err := drive(ctx, lc, ph.base, mix, cfg.workers, w, cfg.maxRequests-ph.requests)
-			if err != nil {
-				return fmt.Errorf("%s: %w", ph.name, err)
-			}
+	// CPU used by the phase's gateway and by nginx during each of its windows.
+	err = alternate(ctx, cfg, lc, results, func(i int) func() {
+		ph, nginxPID := phases[i], ngx.cmd.Process.Pid
+		gw0, ngx0 := ph.gw.cpuTicks(), processTreeTicks(nginxPID)
+		return func() {
 			ph.gwTicks += ph.gw.cpuTicks() - gw0
-			ph.nginxTicks += processTreeTicks(ngx.cmd.Process.Pid) - ngx0
-			ph.add(r)
+			ph.nginxTicks += processTreeTicks(nginxPID) - ngx0
 		}
+	})
+	if err != nil {
+		return err
 	}
 
 	fmt.Println()

@@ -169,46 +169,67 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
-	// Every request of the mix is allowed: check it once, so that the numbers below are
-	// numbers of successful requests.
-	for _, base := range []string{protected, open} {
-		for i, req := range mix[:min(len(mix), 500)] {
-			if status, err := send(ctx, client, base, req); err != nil || status != http.StatusOK {
-				return fmt.Errorf("%s %s (mix request %d): status %d, %v", req.method, req.path, i, status, err)
-			}
+	phases := []*phaseResult{
+		{name: "unprotected (ServeMux only)", base: open, mix: mix},
+		{name: "policy.Middleware + JWTAuthorizer", base: protected, mix: mix},
+	}
+	for _, ph := range phases {
+		if err := checkMix(ctx, client, ph, 500); err != nil {
+			return err
 		}
 	}
 
 	fmt.Printf("load: GOMAXPROCS %d, %d clients (-client %s), %s per phase in alternating %s windows (after %s warm-up each), %d requests over %d tokens (Zipf), routes %s\n",
 		runtime.GOMAXPROCS(0), cfg.workers, cfg.client, cfg.duration, cfg.window, cfg.warmup, len(mix), cfg.tokens, cfg.routes)
-	phases := []*phaseResult{
-		{name: "unprotected (ServeMux only)", base: open},
-		{name: "policy.Middleware + JWTAuthorizer", base: protected},
+	if err := alternate(ctx, cfg, lc, phases, nil); err != nil {
+		return err
 	}
-	for _, ph := range phases {
-		if cfg.warmup > 0 {
-			if _, err := drive(ctx, lc, ph.base, mix, cfg.workers, cfg.warmup, cfg.maxRequests); err != nil {
-				return err
+	printTable(os.Stdout, phases)
+	return nil
+}
+
+// checkMix sends the first n requests of a phase's mix, which holds only requests the
+// stack allows, so that the numbers measured are numbers of successful requests.
+func checkMix(ctx context.Context, client *http.Client, ph *phaseResult, n int) error {
+	for i, req := range ph.mix[:min(len(ph.mix), n)] {
+		if status, err := send(ctx, client, ph.base, req); err != nil || status != http.StatusOK {
+			return fmt.Errorf("%s: %s %s (mix request %d): status %d, %v", ph.name, req.method, req.path, i, status, err)
+		}
+	}
+	return nil
+}
+
+// alternate warms every phase up, then runs the phases in turns, window by window, until
+// each has had cfg.duration or cfg.maxRequests: on a shared machine, phases run one after
+// the other would see different loads. measure, when not nil, is called as a phase's
+// window starts, with the phase's index, and what it returns as the window ends.
+func alternate(ctx context.Context, cfg config, lc loadClient, phases []*phaseResult, measure func(i int) (end func())) error {
+	if cfg.warmup > 0 {
+		for _, ph := range phases {
+			if _, err := drive(ctx, lc, ph.base, ph.mix, cfg.workers, cfg.warmup, cfg.maxRequests); err != nil {
+				return fmt.Errorf("%s: %w", ph.name, err)
 			}
 		}
 	}
-	// The phases take turns, window by window, so that both see the same machine (on a
-	// shared machine, two phases run one after the other see different loads).
 	for done := time.Duration(0); done < cfg.duration; done += cfg.window {
 		w := min(cfg.window, cfg.duration-done)
-		for _, ph := range phases {
+		for i, ph := range phases {
 			if ph.requests >= cfg.maxRequests {
 				continue
 			}
 			runtime.GC()
-			r, err := drive(ctx, lc, ph.base, mix, cfg.workers, w, cfg.maxRequests-ph.requests)
+			end := func() {}
+			if measure != nil {
+				end = measure(i)
+			}
+			r, err := drive(ctx, lc, ph.base, ph.mix, cfg.workers, w, cfg.maxRequests-ph.requests)
 			if err != nil {
 				return fmt.Errorf("%s: %w", ph.name, err)
 			}
+			end()
 			ph.add(r)
 		}
 	}
-	printTable(os.Stdout, phases)
 	return nil
 }
 
@@ -320,6 +341,7 @@ func exchange(ctx context.Context, client *http.Client, base string, r request) 
 // phaseResult is what one phase measured over its windows.
 type phaseResult struct {
 	name, base     string
+	mix            []request // what its clients send
 	requests       int
 	errors         int
 	elapsed        time.Duration

@@ -112,14 +112,10 @@ func runProxy(ctx context.Context, cfg config) error {
 		asked[i] = request{method: "GET", path: "/auth/nginx", authorization: r.authorization,
 			headers: []string{"X-Original-Method", r.method, "X-Original-URI", r.path}}
 	}
-	type proxyPhase struct {
-		*phaseResult
-		mix []request
-	}
-	phases := []proxyPhase{
-		{&phaseResult{name: "cognitokit serve alone (/auth/nginx)", base: "http://" + serveAddr}, asked},
-		{&phaseResult{name: "nginx alone (auth_request off)", base: "http://" + alone.addr}, mix},
-		{&phaseResult{name: "nginx + auth_request → cognitokit serve", base: "http://" + withAuth.addr}, mix},
+	phases := []*phaseResult{
+		{name: "cognitokit serve alone (/auth/nginx)", base: "http://" + serveAddr, mix: asked},
+		{name: "nginx alone (auth_request off)", base: "http://" + alone.addr, mix: mix},
+		{name: "nginx + auth_request → cognitokit serve", base: "http://" + withAuth.addr, mix: mix},
 	}
 	lc, err := newLoadClient(cfg.client, cfg.workers)
 	if err != nil {
@@ -127,42 +123,17 @@ func runProxy(ctx context.Context, cfg config) error {
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	for _, ph := range phases {
-		for i, req := range ph.mix[:min(len(ph.mix), 500)] {
-			if status, err := send(ctx, client, ph.base, req); err != nil || status != http.StatusOK {
-				return fmt.Errorf("%s: %s %s (mix request %d): status %d, %v", ph.name, req.method, req.path, i, status, err)
-			}
+		if err := checkMix(ctx, client, ph, 500); err != nil {
+			return err
 		}
 	}
 	fmt.Printf("load -proxy nginx: GOMAXPROCS %d (load generator and service), nginx worker_processes auto, %d clients (-client %s), %s per phase in alternating %s windows (after %s warm-up each), %d requests over %d tokens (Zipf), routes %s\n",
 		runtime.GOMAXPROCS(0), cfg.workers, cfg.client, cfg.duration, cfg.window, cfg.warmup, len(mix), cfg.tokens, cfg.routes)
-	for _, ph := range phases {
-		if cfg.warmup > 0 {
-			if _, err := drive(ctx, lc, ph.base, ph.mix, cfg.workers, cfg.warmup, cfg.maxRequests); err != nil {
-				return fmt.Errorf("%s: %w", ph.name, err)
-			}
-		}
+	if err := alternate(ctx, cfg, lc, phases, nil); err != nil {
+		return err
 	}
-	for done := time.Duration(0); done < cfg.duration; done += cfg.window {
-		w := min(cfg.window, cfg.duration-done)
-		for _, ph := range phases {
-			if ph.requests >= cfg.maxRequests {
-				continue
-			}
-			runtime.GC()
-			r, err := drive(ctx, lc, ph.base, ph.mix, cfg.workers, w, cfg.maxRequests-ph.requests)
-			if err != nil {
-				return fmt.Errorf("%s: %w", ph.name, err)
-			}
-			ph.add(r)
-		}
-	}
-	results := make([]*phaseResult, len(phases))
-	for i, ph := range phases {
-		results[i] = ph.phaseResult
-	}
-	printTable(os.Stdout, results)
-	rate := func(p *phaseResult) float64 { return float64(p.requests) / p.elapsed.Seconds() }
-	a, b := results[1], results[2]
+	printTable(os.Stdout, phases)
+	a, b := phases[1], phases[2]
 	fmt.Printf("nginx + auth_request: %.1f%% of nginx alone's requests/s; p50 %+.0f µs, p99 %+.0f µs\n",
 		100*rate(b)/rate(a), float64(b.p50-a.p50)/1e3, float64(b.p99-a.p99)/1e3)
 	if rss, peak := pidRSS(servePID); rss > 0 {
